@@ -1,0 +1,3 @@
+//! The `kite` command line.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! (filled in by the transport parameter work)
