@@ -1,0 +1,9 @@
+//! kite-sim: a deterministic simulator for kite. Endpoints exchange datagrams
+//! over a [`network::Network`] of impaired links on a virtual clock; one seed
+//! fixes every random choice, so a failing run replays exactly.
+
+pub mod network;
+pub mod rng;
+
+pub use network::{LinkConfig, Network, NetworkStats};
+pub use rng::SimRng;
