@@ -78,7 +78,7 @@ impl fmt::Display for ConnectionId {
 
 /// A stateless reset token (RFC 9000 §10.3). Comparisons run in constant time
 /// so that a received token cannot be guessed byte by byte.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 pub struct ResetToken(pub [u8; RESET_TOKEN_LEN]);
 
 impl PartialEq for ResetToken {
@@ -94,6 +94,12 @@ impl PartialEq for ResetToken {
 }
 
 impl Eq for ResetToken {}
+
+impl std::hash::Hash for ResetToken {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl fmt::Debug for ResetToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
