@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod error;
 pub mod frame;
 pub mod packet;
+pub mod recovery;
 pub mod stream_id;
 pub mod transport_params;
 pub mod version;
