@@ -30,7 +30,11 @@ pub fn quinn_peer() -> Command {
 /// The repository root (this crate lives in `interop/quinn-peer`).
 pub fn repo_root() -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.ancestors().nth(2).expect("crate two levels deep").to_path_buf()
+    manifest_dir
+        .ancestors()
+        .nth(2)
+        .expect("crate two levels deep")
+        .to_path_buf()
 }
 
 /// `.venv/bin/python interop/aioquic_peer.py`, or `None` (with a notice on stderr)
