@@ -246,7 +246,7 @@ impl AckTracker {
     /// The ranges an ACK frame should carry, highest first, at most
     /// [`MAX_ACK_RANGES`], none below what the peer has seen acknowledged.
     /// Empty when there is nothing to report.
-    pub fn ack_ranges(&self) -> impl Iterator<Item = RangeInclusive<u64>> + '_ {
+    pub fn ack_ranges(&self) -> impl Iterator<Item = RangeInclusive<u64>> + Clone + '_ {
         let floor = self.ack_floor;
         self.received
             .iter()
