@@ -18,7 +18,10 @@
 
 pub mod cid;
 pub mod coding;
+pub mod config;
+pub mod connection;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod packet;
@@ -32,3 +35,10 @@ pub use coding::VarInt;
 pub use error::{TransportError, TransportErrorCode};
 pub use stream_id::{Dir, Side, StreamId};
 pub use version::Version;
+
+pub use config::{ClientConfig, ServerConfig, TransportConfig};
+pub use connection::{
+    ClosedStream, Connection, ConnectionError, ConnectionEvent, ConnectionStats, EcnCodepoint,
+    EndpointEvent, Event, ReadError, Transmit, WriteError,
+};
+pub use endpoint::{ConnectError, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig};

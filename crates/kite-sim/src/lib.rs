@@ -4,6 +4,8 @@
 
 pub mod network;
 pub mod rng;
+pub mod sim;
 
 pub use network::{LinkConfig, Network, NetworkStats};
 pub use rng::SimRng;
+pub use sim::{CLIENT, SERVER, Simulation};

@@ -1,0 +1,104 @@
+//! Connection and endpoint settings, split the way quic-go splits them:
+//! [`TransportConfig`] belongs to a connection (windows, limits, timeouts,
+//! congestion control); [`ServerConfig`] and [`ClientConfig`] pair it with
+//! the TLS configuration for each role.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::recovery::cc::CongestionControl;
+use crate::version::Version;
+
+/// Default initial receive window of a stream: 512 KiB, as quic-go; auto-tuning
+/// grows it toward [`DEFAULT_MAX_STREAM_WINDOW`].
+pub const DEFAULT_INITIAL_STREAM_WINDOW: u64 = 512 * 1024;
+/// Default ceiling of a stream's receive window: 6 MiB, as quic-go.
+pub const DEFAULT_MAX_STREAM_WINDOW: u64 = 6 * 1024 * 1024;
+/// Default initial connection receive window: 1.5x the stream window (quic-go).
+pub const DEFAULT_INITIAL_CONNECTION_WINDOW: u64 = 768 * 1024;
+/// Default ceiling of the connection receive window: 15 MiB, as quic-go.
+pub const DEFAULT_MAX_CONNECTION_WINDOW: u64 = 15 * 1024 * 1024;
+/// Default number of streams of each direction the peer may have open: 100,
+/// as quic-go and quinn.
+pub const DEFAULT_MAX_INCOMING_STREAMS: u64 = 100;
+/// Default idle timeout: 30 s, as quic-go and quinn.
+pub const DEFAULT_MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default handshake idle timeout: 5 s, as quic-go.
+pub const DEFAULT_HANDSHAKE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Per-connection transport settings.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// Idle timeout we advertise (RFC 9000 §10.1); the effective one is the
+    /// minimum of both sides' non-zero values.
+    pub max_idle_timeout: Duration,
+    /// How long the handshake may sit idle before it is abandoned.
+    pub handshake_idle_timeout: Duration,
+    /// Send a PING after this much quiet, to keep the connection alive.
+    pub keep_alive_period: Option<Duration>,
+    /// Initial receive window of each stream.
+    pub initial_stream_window: u64,
+    /// Largest receive window a stream's auto-tuning may reach.
+    pub max_stream_window: u64,
+    /// Initial receive window of the connection.
+    pub initial_connection_window: u64,
+    /// Largest connection receive window auto-tuning may reach.
+    pub max_connection_window: u64,
+    /// Bidirectional streams the peer may have open at once.
+    pub max_incoming_bidi_streams: u64,
+    /// Unidirectional streams the peer may have open at once.
+    pub max_incoming_uni_streams: u64,
+    /// Bytes an application may queue on one stream before writes block.
+    pub send_buffer: u64,
+    /// RTT assumed before the first sample (RFC 9002 §6.2.2: 333 ms).
+    pub initial_rtt: Duration,
+    /// The congestion controller.
+    pub congestion_control: CongestionControl,
+    /// Accept DATAGRAM frames up to this size (RFC 9221); `None` disables them.
+    pub max_datagram_frame_size: Option<u64>,
+    /// Start a key update after this many packets under one key (RFC 9001 §6);
+    /// the AEAD confidentiality limit applies regardless.
+    pub key_update_interval: Option<u64>,
+    /// QUIC versions, most preferred first.
+    pub versions: Vec<Version>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            max_idle_timeout: DEFAULT_MAX_IDLE_TIMEOUT,
+            handshake_idle_timeout: DEFAULT_HANDSHAKE_IDLE_TIMEOUT,
+            keep_alive_period: None,
+            initial_stream_window: DEFAULT_INITIAL_STREAM_WINDOW,
+            max_stream_window: DEFAULT_MAX_STREAM_WINDOW,
+            initial_connection_window: DEFAULT_INITIAL_CONNECTION_WINDOW,
+            max_connection_window: DEFAULT_MAX_CONNECTION_WINDOW,
+            max_incoming_bidi_streams: DEFAULT_MAX_INCOMING_STREAMS,
+            max_incoming_uni_streams: DEFAULT_MAX_INCOMING_STREAMS,
+            send_buffer: DEFAULT_MAX_STREAM_WINDOW,
+            initial_rtt: Duration::from_millis(333),
+            congestion_control: CongestionControl::default(),
+            max_datagram_frame_size: None,
+            key_update_interval: None,
+            versions: Version::SUPPORTED.to_vec(),
+        }
+    }
+}
+
+/// What a server needs to accept connections.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// TLS settings: certificate chain, key, ALPN protocols (required).
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Transport settings of accepted connections.
+    pub transport: Arc<TransportConfig>,
+}
+
+/// What a client needs to dial.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// TLS settings: roots, ALPN protocols (required), session store.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Transport settings of the connection.
+    pub transport: Arc<TransportConfig>,
+}

@@ -1,0 +1,400 @@
+//! The handshake (RFC 9001 §4, RFC 9000 §7): creating client and server
+//! connections, feeding CRYPTO data to rustls and installing the keys it
+//! yields, transport parameters and connection ID authentication (§7.3),
+//! handshake completion and confirmation, and discarding old keys (§4.9).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+
+use super::spaces::PacketSpace;
+use super::streams::{StreamParams, Streams, StreamsConfig};
+use super::timer::{Timer, TimerTable};
+use super::{
+    ACTIVE_CID_LIMIT, Connection, ConnectionStats, EndpointEventInner, Event, KeyUpdateState,
+    MIN_UDP_PAYLOAD, State,
+};
+use crate::VarInt;
+use crate::cid::ConnectionId;
+use crate::config::{ClientConfig, ServerConfig, TransportConfig};
+use crate::crypto::{KeyChange, Keys, tls_version};
+use crate::error::{TransportError, TransportErrorCode};
+use crate::packet::SpaceId;
+use crate::recovery::pacer::Pacer;
+use crate::recovery::rtt::RttEstimator;
+use crate::stream_id::Side;
+use crate::transport_params::TransportParameters;
+use crate::version::Version;
+
+/// TLS alert `no_application_protocol` (RFC 7301 §3.2): sent when the peers
+/// share no ALPN protocol (RFC 9001 §8.1 makes ALPN mandatory).
+const ALERT_NO_APPLICATION_PROTOCOL: u8 = 120;
+
+/// Why a connection could not be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The server name is not a valid DNS name or IP address.
+    #[error("invalid server name {0:?}")]
+    InvalidServerName(String),
+    /// The version is not one kite speaks.
+    #[error("unsupported QUIC version {0}")]
+    UnsupportedVersion(Version),
+    /// rustls refused the configuration (TLS 1.3 and a QUIC suite are needed).
+    #[error("TLS configuration rejected: {0}")]
+    Tls(String),
+    /// The TLS configuration offers no ALPN protocol (RFC 9001 §8.1).
+    #[error("no ALPN protocol configured")]
+    NoAlpn,
+}
+
+/// Where a new connection comes from and goes to.
+pub(crate) struct ConnectionIds {
+    pub local: ConnectionId,
+    pub remote: ConnectionId,
+    /// Destination CID of the client's first Initial: derives Initial keys.
+    pub original_dcid: ConnectionId,
+}
+
+impl Connection {
+    /// A client connection to `remote`; its first flight is ready to poll.
+    pub(crate) fn new_client(
+        now: Instant,
+        config: &ClientConfig,
+        remote: SocketAddr,
+        server_name: &str,
+        ids: ConnectionIds,
+    ) -> Result<Connection, ConnectError> {
+        if config.tls.alpn_protocols.is_empty() {
+            return Err(ConnectError::NoAlpn);
+        }
+        let version = *config.transport.versions.first().unwrap_or(&Version::V1);
+        let tls_ver = tls_version(version).ok_or(ConnectError::UnsupportedVersion(version))?;
+        let name = ServerName::try_from(server_name.to_owned())
+            .map_err(|_| ConnectError::InvalidServerName(server_name.to_owned()))?;
+        let local_params = local_transport_params(&config.transport, Side::Client, &ids);
+        let tls = rustls::quic::ClientConnection::new(
+            config.tls.clone(),
+            tls_ver,
+            name,
+            encode_params(&local_params),
+        )
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut conn = Connection::new(
+            now,
+            Side::Client,
+            version,
+            config.transport.clone(),
+            remote,
+            ids,
+            local_params,
+            tls.into(),
+        )?;
+        conn.address_validated = true; // a client trusts the address it dialled
+        conn.process_tls_output();
+        Ok(conn)
+    }
+
+    /// A server connection for a client's first Initial.
+    pub(crate) fn new_server(
+        now: Instant,
+        config: &ServerConfig,
+        version: Version,
+        remote: SocketAddr,
+        ids: ConnectionIds,
+        address_validated: bool,
+    ) -> Result<Connection, ConnectError> {
+        let tls_ver = tls_version(version).ok_or(ConnectError::UnsupportedVersion(version))?;
+        let local_params = local_transport_params(&config.transport, Side::Server, &ids);
+        let tls = rustls::quic::ServerConnection::new(
+            config.tls.clone(),
+            tls_ver,
+            encode_params(&local_params),
+        )
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut conn = Connection::new(
+            now,
+            Side::Server,
+            version,
+            config.transport.clone(),
+            remote,
+            ids,
+            local_params,
+            tls.into(),
+        )?;
+        conn.address_validated = address_validated;
+        Ok(conn)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        now: Instant,
+        side: Side,
+        version: Version,
+        config: Arc<TransportConfig>,
+        remote: SocketAddr,
+        ids: ConnectionIds,
+        local_params: TransportParameters,
+        tls: rustls::quic::Connection,
+    ) -> Result<Connection, ConnectError> {
+        let initial_keys = Keys::initial(version, &ids.original_dcid, side)
+            .map_err(|_| ConnectError::UnsupportedVersion(version))?;
+        let ack_config = crate::recovery::ack_tracker::AckConfig {
+            max_ack_delay: local_params.max_ack_delay,
+            ..Default::default()
+        };
+        let mut spaces = SpaceId::ALL.map(|id| PacketSpace::new(id, ack_config));
+        spaces[SpaceId::Initial as usize].keys = Some(initial_keys);
+        let streams_config = StreamsConfig {
+            max_incoming_bidi: config.max_incoming_bidi_streams,
+            max_incoming_uni: config.max_incoming_uni_streams,
+            stream_window: config.initial_stream_window,
+            max_stream_window: config.max_stream_window,
+            connection_window: config.initial_connection_window,
+            max_connection_window: config.max_connection_window,
+            send_buffer: config.send_buffer,
+        };
+        let max_datagram_size = MIN_UDP_PAYLOAD;
+        let mut conn = Connection {
+            side,
+            version,
+            state: State::Handshake,
+            tls,
+            spaces,
+            one_rtt: None,
+            key_update: KeyUpdateState::default(),
+            tls_write_space: SpaceId::Initial,
+            handshake_complete: false,
+            handshake_confirmed: false,
+            peer_params: None,
+            local_params,
+            local_cid: ids.local,
+            remote_cid: ids.remote,
+            original_dcid: ids.original_dcid,
+            remote_cids: Default::default(),
+            remote_cid_seq: 0,
+            pending_controls: Default::default(),
+            remote,
+            address_validated: false,
+            peer_validated_address: side == Side::Server,
+            amplification_received: 0,
+            amplification_sent: 0,
+            max_datagram_size,
+            rtt: RttEstimator::new(config.initial_rtt),
+            cc: config.congestion_control.build(max_datagram_size as u64),
+            pacer: Pacer::new(),
+            pto_count: 0,
+            loss_timer: None,
+            streams: Streams::new(side, streams_config),
+            timers: TimerTable::default(),
+            idle_timeout: None,
+            sent_ack_eliciting_since_receive: false,
+            handshake_done_pending: false,
+            ping_pending: false,
+            path_responses: Default::default(),
+            events: Default::default(),
+            endpoint_events: Default::default(),
+            stats: ConnectionStats::default(),
+            error: None,
+            scratch: Vec::new(),
+            config,
+        };
+        conn.remote_cids.insert(0, ids.remote);
+        conn.timers
+            .set(Timer::Handshake, now + conn.config.handshake_idle_timeout);
+        conn.reset_idle_timer(now);
+        Ok(conn)
+    }
+
+    /// Feeds received CRYPTO bytes of `space` to TLS and acts on the result.
+    pub(super) fn on_crypto_data(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+    ) -> Result<(), TransportError> {
+        while let Some(chunk) = self.space_mut(space).crypto.read() {
+            if let Err(e) = self.tls.read_hs(&chunk) {
+                let code = match self.tls.alert() {
+                    Some(alert) => TransportErrorCode::crypto(u8::from(alert)),
+                    None => TransportErrorCode::PROTOCOL_VIOLATION,
+                };
+                let _ = e;
+                return Err(TransportError::new(code, "TLS handshake failed"));
+            }
+        }
+        self.process_tls_output();
+        if self.peer_params.is_none()
+            && let Some(raw) = self.tls.quic_transport_parameters()
+        {
+            let params = TransportParameters::decode(raw, self.side.peer())?;
+            self.on_peer_params(params)?;
+        }
+        if !self.handshake_complete && !self.tls.is_handshaking() {
+            self.on_handshake_complete(now)?;
+        }
+        Ok(())
+    }
+
+    /// Moves TLS output into CRYPTO streams and installs new keys.
+    pub(super) fn process_tls_output(&mut self) {
+        loop {
+            let mut buf = Vec::new();
+            let change = self.tls.write_hs(&mut buf);
+            if !buf.is_empty() {
+                let space = self.tls_write_space;
+                self.space_mut(space).crypto.write(&buf);
+            }
+            match change.map(KeyChange::from) {
+                None => break,
+                Some(KeyChange::Handshake(keys)) => {
+                    self.space_mut(SpaceId::Handshake).keys = Some(keys);
+                    self.tls_write_space = SpaceId::Handshake;
+                }
+                Some(KeyChange::OneRtt(keys)) => {
+                    self.one_rtt = Some(keys);
+                    self.tls_write_space = SpaceId::Data;
+                }
+            }
+        }
+    }
+
+    /// Validates and applies the peer's transport parameters (RFC 9000 §7.4).
+    fn on_peer_params(&mut self, params: TransportParameters) -> Result<(), TransportError> {
+        // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
+        if params.initial_source_connection_id != Some(self.remote_cid) {
+            return Err(TransportError::transport_parameter(
+                "initial_source_connection_id does not match",
+            ));
+        }
+        if self.side.is_client() {
+            if params.original_destination_connection_id != Some(self.original_dcid) {
+                return Err(TransportError::transport_parameter(
+                    "original_destination_connection_id does not match",
+                ));
+            }
+            if params.retry_source_connection_id.is_some() {
+                return Err(TransportError::transport_parameter(
+                    "retry_source_connection_id without a Retry",
+                ));
+            }
+        }
+        self.streams.handle_peer_params(&StreamParams {
+            initial_max_data: params.initial_max_data.into_inner(),
+            initial_max_stream_data_bidi_local: params
+                .initial_max_stream_data_bidi_local
+                .into_inner(),
+            initial_max_stream_data_bidi_remote: params
+                .initial_max_stream_data_bidi_remote
+                .into_inner(),
+            initial_max_stream_data_uni: params.initial_max_stream_data_uni.into_inner(),
+            initial_max_streams_bidi: params.initial_max_streams_bidi.into_inner(),
+            initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
+        })?;
+        // RFC 9000 §10.1: the effective idle timeout is the smaller non-zero one.
+        let ours = self.config.max_idle_timeout;
+        let theirs = params.max_idle_timeout;
+        self.idle_timeout = match (ours.is_zero(), theirs.is_zero()) {
+            (true, true) => None,
+            (false, true) => Some(ours),
+            (true, false) => Some(theirs),
+            (false, false) => Some(ours.min(theirs)),
+        };
+        let peer_max =
+            usize::try_from(params.max_udp_payload_size.into_inner()).unwrap_or(usize::MAX);
+        self.max_datagram_size = self.max_datagram_size.min(peer_max.max(MIN_UDP_PAYLOAD));
+        self.peer_params = Some(params);
+        Ok(())
+    }
+
+    fn on_handshake_complete(&mut self, now: Instant) -> Result<(), TransportError> {
+        if self.tls.alpn_protocol().is_none() {
+            return Err(TransportError::new(
+                TransportErrorCode::crypto(ALERT_NO_APPLICATION_PROTOCOL),
+                "no application protocol negotiated",
+            ));
+        }
+        if self.peer_params.is_none() {
+            return Err(TransportError::new(
+                TransportErrorCode::TRANSPORT_PARAMETER_ERROR,
+                "peer sent no transport parameters",
+            ));
+        }
+        self.handshake_complete = true;
+        self.state = State::Established;
+        self.timers.stop(Timer::Handshake);
+        self.events.push_back(Event::Connected);
+        if self.side == Side::Server {
+            // RFC 9001 §4.1.2: the server's handshake is confirmed when complete;
+            // it tells the client with HANDSHAKE_DONE (RFC 9000 §19.20).
+            self.handshake_done_pending = true;
+            self.on_handshake_confirmed(now);
+        }
+        self.reset_idle_timer(now);
+        Ok(())
+    }
+
+    /// RFC 9001 §4.9.2: Handshake keys go once the handshake is confirmed.
+    pub(super) fn on_handshake_confirmed(&mut self, now: Instant) {
+        if self.handshake_confirmed {
+            return;
+        }
+        self.handshake_confirmed = true;
+        self.peer_validated_address = true;
+        self.discard_space(now, SpaceId::Handshake);
+        self.endpoint_events
+            .push_back(EndpointEventInner::HandshakeConfirmed);
+    }
+
+    /// Drops a space's keys and everything in flight in it (RFC 9001 §4.9,
+    /// RFC 9002 §6.4).
+    pub(super) fn discard_space(&mut self, now: Instant, id: SpaceId) {
+        let space = self.space_mut(id);
+        if space.discarded {
+            return;
+        }
+        space.discarded = true;
+        space.keys = None;
+        space.probes_pending = 0;
+        space.sent.discard(|_| {});
+        self.pto_count = 0;
+        self.set_loss_detection_timer(now);
+        self.update_ack_timer();
+    }
+
+    /// Duration used by the handshake idle check.
+    pub(super) fn handshake_timeout(&self) -> Duration {
+        self.config.handshake_idle_timeout
+    }
+}
+
+/// Our transport parameters for a new connection.
+fn local_transport_params(
+    config: &TransportConfig,
+    side: Side,
+    ids: &ConnectionIds,
+) -> TransportParameters {
+    let mut params = TransportParameters {
+        max_idle_timeout: config.max_idle_timeout,
+        initial_max_data: VarInt::saturating(config.initial_connection_window),
+        initial_max_stream_data_bidi_local: VarInt::saturating(config.initial_stream_window),
+        initial_max_stream_data_bidi_remote: VarInt::saturating(config.initial_stream_window),
+        initial_max_stream_data_uni: VarInt::saturating(config.initial_stream_window),
+        initial_max_streams_bidi: VarInt::saturating(config.max_incoming_bidi_streams),
+        initial_max_streams_uni: VarInt::saturating(config.max_incoming_uni_streams),
+        active_connection_id_limit: VarInt::saturating(ACTIVE_CID_LIMIT),
+        initial_source_connection_id: Some(ids.local),
+        max_datagram_frame_size: config.max_datagram_frame_size.map(VarInt::saturating),
+        ..TransportParameters::default()
+    };
+    if side == Side::Server {
+        params.original_destination_connection_id = Some(ids.original_dcid);
+    }
+    params
+}
+
+fn encode_params(params: &TransportParameters) -> Vec<u8> {
+    let mut out = Vec::with_capacity(params.encoded_len());
+    params.encode(&mut out);
+    out
+}

@@ -1,0 +1,470 @@
+//! The receive path: split a datagram into packets, remove header and packet
+//! protection (RFC 9001 §5), pick 1-RTT keys by Key Phase (§6), drop
+//! duplicates (RFC 9000 §12.3) and hand each frame to its owner (§12.4).
+
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::spaces::ControlFrame;
+use super::timer::Timer;
+use super::{ACTIVE_CID_LIMIT, Connection, EcnCodepoint, Event, MAX_PENDING_PATH_RESPONSES, State};
+use crate::cid::ConnectionId;
+use crate::crypto::{open_payload, remove_header_protection};
+use crate::error::{TransportError, TransportErrorCode};
+use crate::frame::{Frame, Frames};
+use crate::packet::{Header, PacketNumber, PacketType, ParsedHeader, PnLen, SpaceId};
+use crate::stream_id::{Dir, Side};
+
+/// Reserved bits of the first byte after header protection is removed:
+/// they must be zero (RFC 9000 §17.2, §17.3.1).
+const LONG_RESERVED_BITS: u8 = 0x0c;
+const SHORT_RESERVED_BITS: u8 = 0x18;
+/// Key Phase bit of a short header (RFC 9000 §17.3.1).
+const KEY_PHASE_BIT: u8 = 0x04;
+
+/// What the receive path learned from a header before opening the packet.
+struct PacketInfo {
+    ty: PacketType,
+    version: Option<crate::version::Version>,
+    scid: Option<ConnectionId>,
+    pn_offset: usize,
+}
+
+impl Connection {
+    pub(super) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        ecn: EcnCodepoint,
+        mut data: BytesMut,
+    ) {
+        if matches!(self.state, State::Drained) {
+            return;
+        }
+        let len = data.len() as u64;
+        self.stats.datagrams_received += 1;
+        self.stats.bytes_received += len;
+        if !self.address_validated {
+            let was_blocked = self.amplification_blocked();
+            self.amplification_received += len;
+            if was_blocked {
+                // RFC 9002 §6.2.2.1: the PTO may have been held back by the limit.
+                self.set_loss_detection_timer(now);
+            }
+        }
+        if remote != self.remote && self.side == Side::Client {
+            return; // a client only talks to the server it dialled
+        }
+        let local_cid_len = self.local_cid.len();
+        let mut first_dcid: Option<ConnectionId> = None;
+        while !data.is_empty() {
+            let (info, packet_len, dcid) = match ParsedHeader::parse(&data, local_cid_len) {
+                Ok(parsed) => match packet_info(&parsed) {
+                    Some(info) => (
+                        info,
+                        parsed.len,
+                        ConnectionId::new(parsed.header.dcid()).ok(),
+                    ),
+                    None => {
+                        self.handle_unprotected(now, &parsed);
+                        return;
+                    }
+                },
+                Err(_) => {
+                    self.stats.packets_dropped += 1;
+                    return;
+                }
+            };
+            // RFC 9000 §12.2: coalesced packets with another DCID are dropped.
+            if let Some(first) = first_dcid {
+                if dcid != Some(first) {
+                    self.stats.packets_dropped += 1;
+                    return;
+                }
+            } else {
+                first_dcid = dcid;
+            }
+            let packet = data.split_to(packet_len.min(data.len()));
+            if let Err(err) = self.handle_packet(now, ecn, info, packet) {
+                self.close_on_error(now, err);
+                return;
+            }
+        }
+        if let State::Closed(close) = &mut self.state {
+            close.on_datagram_received();
+        }
+    }
+
+    /// Version Negotiation and Retry carry no packet protection.
+    fn handle_unprotected(&mut self, _now: Instant, parsed: &ParsedHeader<'_>) {
+        match &parsed.header {
+            Header::VersionNegotiation(vn) if self.side.is_client() => {
+                // RFC 9000 §6.2: only before any packet from the server, and
+                // never when it lists the version we used.
+                let any_received = self.spaces.iter().any(|s| s.any_received);
+                if any_received || vn.versions().any(|v| v == self.version) {
+                    self.stats.packets_dropped += 1;
+                    return;
+                }
+                self.on_lost_silently(super::ConnectionError::VersionMismatch);
+            }
+            _ => self.stats.packets_dropped += 1,
+        }
+    }
+
+    fn handle_packet(
+        &mut self,
+        now: Instant,
+        ecn: EcnCodepoint,
+        info: PacketInfo,
+        mut packet: BytesMut,
+    ) -> Result<(), TransportError> {
+        if info.version.is_some_and(|v| v != self.version) {
+            self.stats.packets_dropped += 1;
+            return Ok(());
+        }
+        let Some(space_id) = info.ty.space() else {
+            return Ok(());
+        };
+        if info.ty == PacketType::ZeroRtt {
+            // 0-RTT is not accepted yet: the client resends the data in 1-RTT.
+            self.stats.packets_dropped += 1;
+            return Ok(());
+        }
+        let Some((pn, header_len, payload)) = self.open_packet(now, &info, space_id, &mut packet)
+        else {
+            self.stats.packets_dropped += 1;
+            return Ok(());
+        };
+        let first_byte = packet.first().copied().unwrap_or(0);
+        let reserved = if info.ty == PacketType::OneRtt {
+            SHORT_RESERVED_BITS
+        } else {
+            LONG_RESERVED_BITS
+        };
+        if first_byte & reserved != 0 {
+            return Err(TransportError::protocol_violation("reserved bits set"));
+        }
+        if self.space(space_id).acks.is_duplicate(pn) {
+            self.stats.packets_dropped += 1;
+            return Ok(());
+        }
+        self.stats.packets_received += 1;
+        // A client learns the server's chosen CID from its first Initial
+        // (RFC 9000 §7.2).
+        if self.side.is_client()
+            && info.ty == PacketType::Initial
+            && !self.space(SpaceId::Initial).any_received
+            && let Some(scid) = info.scid
+        {
+            self.remote_cid = scid;
+            self.remote_cids.insert(0, scid);
+        }
+        self.space_mut(space_id).any_received = true;
+        if self.side == Side::Server && info.ty == PacketType::Handshake {
+            // RFC 9000 §8.1: a Handshake packet proves the client's address;
+            // RFC 9001 §4.9.1: the server drops Initial keys on the first one.
+            self.address_validated = true;
+            self.discard_space(now, SpaceId::Initial);
+        }
+        let payload = packet.freeze().slice(header_len..header_len + payload);
+        if payload.is_empty() {
+            return Err(TransportError::protocol_violation("packet without frames"));
+        }
+        let mut ack_eliciting = false;
+        for frame in Frames::new(payload, info.ty) {
+            let frame = frame?;
+            ack_eliciting |= frame.is_ack_eliciting();
+            self.handle_frame(now, space_id, frame)?;
+            if !matches!(self.state, State::Handshake | State::Established) {
+                break;
+            }
+        }
+        if self.space(space_id).discarded {
+            return Ok(());
+        }
+        let _ = self
+            .space_mut(space_id)
+            .acks
+            .on_packet_received(now, pn, ack_eliciting, ecn);
+        self.update_ack_timer();
+        self.sent_ack_eliciting_since_receive = false;
+        if matches!(self.state, State::Handshake | State::Established) {
+            self.reset_idle_timer(now);
+        }
+        Ok(())
+    }
+
+    /// Removes protection; `None` when the packet cannot be opened (no keys,
+    /// too short, forged): such packets are dropped (RFC 9001 §5.3).
+    fn open_packet(
+        &mut self,
+        now: Instant,
+        info: &PacketInfo,
+        space_id: SpaceId,
+        packet: &mut BytesMut,
+    ) -> Option<(u64, usize, usize)> {
+        let largest = self
+            .space(space_id)
+            .acks
+            .largest_received()
+            .map(PacketNumber);
+        if space_id != SpaceId::Data {
+            let keys = self.space(space_id).remote_keys()?;
+            let (truncated, pn_len) =
+                remove_header_protection(&keys.header, packet, info.pn_offset).ok()?;
+            let pn = PacketNumber::decode(largest, truncated, PnLen::new(pn_len)?).0;
+            let header_len = info.pn_offset + pn_len;
+            let range = open_payload(&keys.packet, pn, packet, header_len).ok()?;
+            return Some((pn, header_len, range.len()));
+        }
+        let keys = self.one_rtt.as_ref()?;
+        let (truncated, pn_len) =
+            remove_header_protection(keys.remote_header(), packet, info.pn_offset).ok()?;
+        let pn = PacketNumber::decode(largest, truncated, PnLen::new(pn_len)?).0;
+        let header_len = info.pn_offset + pn_len;
+        let phase = packet.first().copied().unwrap_or(0) & KEY_PHASE_BIT != 0;
+        // RFC 9001 §6.3: a different phase is the next generation, unless the
+        // packet predates the current phase (a reordered old-phase packet).
+        let older = self
+            .key_update
+            .first_received_in_phase
+            .is_some_and(|first| pn < first);
+        let result = if phase == keys.key_phase() {
+            open_payload(&keys.current().remote, pn, packet, header_len).map(|r| (r, false))
+        } else if older {
+            let prev = self.key_update.previous_remote.as_ref()?;
+            open_payload(prev, pn, packet, header_len).map(|r| (r, false))
+        } else {
+            open_payload(&keys.next().remote, pn, packet, header_len).map(|r| (r, true))
+        };
+        match result {
+            Ok((range, updated)) => {
+                if updated {
+                    self.on_peer_key_update(now, pn);
+                } else if self.key_update.first_received_in_phase.is_none() {
+                    self.key_update.first_received_in_phase = Some(pn);
+                }
+                Some((pn, header_len, range.len()))
+            }
+            Err(_) => {
+                self.key_update.failed_decryptions += 1;
+                None
+            }
+        }
+    }
+
+    /// Hands one frame to its owner.
+    fn handle_frame(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        frame: Frame,
+    ) -> Result<(), TransportError> {
+        let ty = frame.frame_type().0;
+        let result = match frame {
+            Frame::Padding(_) | Frame::Ping => Ok(()),
+            Frame::Ack(ack) => self.on_ack_received(now, space, &ack),
+            Frame::Crypto(crypto) => {
+                self.space_mut(space)
+                    .crypto
+                    .on_received(crypto.offset, crypto.data)?;
+                self.on_crypto_data(now, space)
+            }
+            Frame::Stream(s) => self
+                .streams
+                .handle_stream(now, s.id, s.offset, s.data, s.fin),
+            Frame::ResetStream(r) => {
+                self.streams
+                    .handle_reset_stream(now, r.id, r.error_code.into_inner(), r.final_size)
+            }
+            Frame::StopSending(s) => self
+                .streams
+                .handle_stop_sending(s.id, s.error_code.into_inner()),
+            Frame::MaxData(m) => {
+                self.streams.handle_max_data(m.max);
+                Ok(())
+            }
+            Frame::MaxStreamData(m) => self.streams.handle_max_stream_data(m.id, m.max),
+            Frame::MaxStreams(m) => self.streams.handle_max_streams(m.dir, m.max),
+            Frame::DataBlocked(b) => {
+                self.streams.handle_data_blocked(b.limit);
+                Ok(())
+            }
+            Frame::StreamDataBlocked(b) => self.streams.handle_stream_data_blocked(b.id, b.limit),
+            Frame::StreamsBlocked(b) => self.streams.handle_streams_blocked(b.dir, b.limit),
+            Frame::NewToken(_) => {
+                if self.side == Side::Server {
+                    // RFC 9000 §19.7: only servers send NEW_TOKEN.
+                    Err(TransportError::protocol_violation(
+                        "NEW_TOKEN from a client",
+                    ))
+                } else {
+                    Ok(()) // stored for later connections once resumption lands
+                }
+            }
+            Frame::NewConnectionId(f) => self.on_new_connection_id(f),
+            Frame::RetireConnectionId(_) => Ok(()), // we issue only our handshake CID so far
+            Frame::PathChallenge(c) => {
+                if self.path_responses.len() >= MAX_PENDING_PATH_RESPONSES {
+                    self.path_responses.pop_front();
+                }
+                self.path_responses.push_back(c.data);
+                Ok(())
+            }
+            Frame::PathResponse(_) => Ok(()), // no path validation of our own yet
+            Frame::ConnectionClose(c) => {
+                self.on_peer_close(
+                    now,
+                    super::ConnectionError::PeerTransportClose {
+                        code: c.error_code,
+                        frame_type: c.frame_type,
+                        reason: c.reason,
+                    },
+                );
+                Ok(())
+            }
+            Frame::ApplicationClose(c) => {
+                self.on_peer_close(
+                    now,
+                    super::ConnectionError::PeerApplicationClose {
+                        code: c.error_code.into_inner(),
+                        reason: c.reason,
+                    },
+                );
+                Ok(())
+            }
+            Frame::HandshakeDone => {
+                if self.side == Side::Server {
+                    // RFC 9000 §19.20: a server receiving HANDSHAKE_DONE.
+                    Err(TransportError::protocol_violation(
+                        "HANDSHAKE_DONE from a client",
+                    ))
+                } else {
+                    self.on_handshake_confirmed(now);
+                    Ok(())
+                }
+            }
+            Frame::Datagram(d) => {
+                if self.config.max_datagram_frame_size.is_none() {
+                    // RFC 9221 §3: DATAGRAM without having offered support.
+                    Err(TransportError::protocol_violation("unexpected DATAGRAM"))
+                } else {
+                    self.events.push_back(Event::DatagramReceived(d.data));
+                    Ok(())
+                }
+            }
+        };
+        result.map_err(|e| {
+            if e.frame_type.is_none() {
+                e.with_frame(ty)
+            } else {
+                e
+            }
+        })
+    }
+
+    /// NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
+    fn on_new_connection_id(
+        &mut self,
+        frame: crate::frame::NewConnectionId,
+    ) -> Result<(), TransportError> {
+        if self.remote_cid.is_empty() {
+            return Err(TransportError::protocol_violation(
+                "NEW_CONNECTION_ID to a zero-length CID peer",
+            ));
+        }
+        if frame.sequence < self.remote_cid_seq {
+            // Already retired: RFC 9000 §19.15 says retire it again.
+            self.push_control(ControlFrame::RetireConnectionId(frame.sequence));
+            return Ok(());
+        }
+        if let Some(existing) = self.remote_cids.get(&frame.sequence) {
+            if *existing != frame.id {
+                return Err(TransportError::protocol_violation(
+                    "sequence number reused for another CID",
+                ));
+            }
+            return Ok(());
+        }
+        self.remote_cids.insert(frame.sequence, frame.id);
+        if frame.retire_prior_to > self.remote_cid_seq {
+            let retired: Vec<u64> = self
+                .remote_cids
+                .range(..frame.retire_prior_to)
+                .map(|(seq, _)| *seq)
+                .collect();
+            for seq in retired {
+                self.remote_cids.remove(&seq);
+                self.push_control(ControlFrame::RetireConnectionId(seq));
+            }
+            self.remote_cid_seq = frame.retire_prior_to;
+            if let Some((_, cid)) = self.remote_cids.first_key_value() {
+                self.remote_cid = *cid;
+            }
+        }
+        // RFC 9000 §5.1.1: more active IDs than our limit is an error.
+        if self.remote_cids.len() as u64 > ACTIVE_CID_LIMIT {
+            return Err(TransportError::new(
+                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
+                "too many connection IDs",
+            ));
+        }
+        // Bound the RETIRE_CONNECTION_ID backlog a rising retire_prior_to can cause.
+        if self.pending_controls.len() > 4 * ACTIVE_CID_LIMIT as usize {
+            return Err(TransportError::new(
+                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
+                "connection IDs retired faster than acknowledged",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The peer moved to the next key phase (RFC 9001 §6.2).
+    fn on_peer_key_update(&mut self, now: Instant, pn: u64) {
+        self.rotate_keys(now);
+        self.key_update.first_received_in_phase = Some(pn);
+    }
+
+    /// Moves both directions to the next key generation, keeping the old
+    /// remote key for three PTOs (RFC 9001 §6.5).
+    pub(super) fn rotate_keys(&mut self, now: Instant) {
+        let Some(keys) = self.one_rtt.as_mut() else {
+            return;
+        };
+        let old = keys.update();
+        self.key_update.previous_remote = Some(old.remote);
+        self.key_update.first_sent_in_phase = None;
+        self.key_update.first_received_in_phase = None;
+        self.key_update.phase_acked = false;
+        self.key_update.packets_sent_in_phase = 0;
+        self.stats.key_updates += 1;
+        let discard_at = now + self.pto_duration(SpaceId::Data) * 3;
+        self.timers.set(Timer::KeyDiscard, discard_at);
+    }
+
+    /// Streams of this direction became available again (for the app).
+    #[allow(dead_code)]
+    fn notify_streams_available(&mut self, dir: Dir) {
+        self.events.push_back(Event::StreamsAvailable(dir));
+    }
+}
+
+fn packet_info(parsed: &ParsedHeader<'_>) -> Option<PacketInfo> {
+    match &parsed.header {
+        Header::Long { header, pn_offset } => Some(PacketInfo {
+            ty: header.ty.into(),
+            version: Some(header.version),
+            scid: Some(header.scid),
+            pn_offset: *pn_offset,
+        }),
+        Header::Short { pn_offset, .. } => Some(PacketInfo {
+            ty: PacketType::OneRtt,
+            version: None,
+            scid: None,
+            pn_offset: *pn_offset,
+        }),
+        Header::Retry { .. } | Header::VersionNegotiation(_) => None,
+    }
+}

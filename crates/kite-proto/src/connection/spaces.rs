@@ -1,0 +1,104 @@
+//! The three packet number spaces (RFC 9000 §12.3): per space, its keys, the
+//! CRYPTO stream, received packet numbers (ACK generation) and sent packets
+//! (loss recovery). Indexed by [`SpaceId`].
+
+use crate::crypto::DirectionalKeys;
+use crate::packet::SpaceId;
+use crate::recovery::ack_tracker::{AckConfig, AckTracker};
+use crate::recovery::sent::SentPackets;
+use crate::stream_id::StreamId;
+
+use super::crypto_stream::CryptoStream;
+
+/// What one sent packet carried that matters when it is acknowledged or lost.
+#[derive(Debug, Default, Clone)]
+pub struct SentFrames {
+    /// Largest packet number our ACK frame in it covered.
+    pub ack_largest: Option<u64>,
+    /// CRYPTO ranges `(offset, len)`.
+    pub crypto: Vec<(u64, u64)>,
+    /// STREAM chunks.
+    pub streams: Vec<SentStreamChunk>,
+    /// Stream control frames (limits, blocked, resets, stop sending).
+    pub stream_controls: Vec<crate::connection::streams::StreamControl>,
+    /// Connection-level control frames to repeat on loss.
+    pub controls: Vec<ControlFrame>,
+    /// A HANDSHAKE_DONE frame (RFC 9000 §19.20), repeated until acknowledged.
+    pub handshake_done: bool,
+}
+
+impl SentFrames {
+    /// Whether loss of this packet requires anything to be sent again.
+    pub fn is_empty(&self) -> bool {
+        self.crypto.is_empty()
+            && self.streams.is_empty()
+            && self.stream_controls.is_empty()
+            && self.controls.is_empty()
+            && !self.handshake_done
+    }
+}
+
+/// A piece of stream data sent in a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentStreamChunk {
+    /// The stream.
+    pub id: StreamId,
+    /// Offset of the first byte.
+    pub offset: u64,
+    /// Number of bytes.
+    pub len: u64,
+    /// Whether the frame carried FIN.
+    pub fin: bool,
+}
+
+/// Connection-level frames that are repeated when lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlFrame {
+    /// NEW_CONNECTION_ID with its sequence number.
+    NewConnectionId(crate::frame::NewConnectionId),
+    /// RETIRE_CONNECTION_ID of this sequence number.
+    RetireConnectionId(u64),
+}
+
+/// One packet number space.
+pub struct PacketSpace {
+    /// Which space this is.
+    pub id: SpaceId,
+    /// Keys to protect and open packets of this space (Initial and
+    /// Handshake; 1-RTT keys live apart because of key updates).
+    pub keys: Option<crate::crypto::Keys>,
+    /// Handshake bytes in both directions.
+    pub crypto: CryptoStream,
+    /// Received packet numbers and ACK scheduling.
+    pub acks: AckTracker,
+    /// Packets sent and not yet acknowledged or lost.
+    pub sent: SentPackets<SentFrames>,
+    /// Send an ack-eliciting probe in this space (PTO, RFC 9002 §6.2.4).
+    pub probes_pending: u8,
+    /// Whether any packet of this space was successfully opened.
+    pub any_received: bool,
+    /// Whether the keys were discarded (RFC 9001 §4.9); nothing more is sent
+    /// or accepted in this space.
+    pub discarded: bool,
+}
+
+impl PacketSpace {
+    /// A fresh space without keys.
+    pub fn new(id: SpaceId, ack_config: AckConfig) -> Self {
+        PacketSpace {
+            id,
+            keys: None,
+            crypto: CryptoStream::default(),
+            acks: AckTracker::new(id, ack_config),
+            sent: SentPackets::new(),
+            probes_pending: 0,
+            any_received: false,
+            discarded: false,
+        }
+    }
+
+    /// The remote direction's keys, if installed.
+    pub fn remote_keys(&self) -> Option<&DirectionalKeys> {
+        self.keys.as_ref().map(|k| &k.remote)
+    }
+}

@@ -1,0 +1,207 @@
+//! Endpoints and their connections driven over the virtual [`Network`] on a
+//! virtual clock: the clock jumps to the next deadline (a datagram arrival
+//! or a connection timer), so seconds of network time pass in microseconds.
+
+use bytes::{Bytes, BytesMut};
+use kite_proto::{
+    ClientConfig, Connection, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event,
+    ServerConfig,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::network::{LinkConfig, Network};
+
+/// One host: an endpoint and the connections it owns.
+pub struct Host {
+    /// Its address on the virtual network.
+    pub addr: SocketAddr,
+    /// Its endpoint.
+    pub endpoint: Endpoint,
+    /// Its connections by handle.
+    pub connections: HashMap<ConnectionHandle, Connection>,
+    /// Connections accepted (server side) in arrival order.
+    pub accepted: Vec<ConnectionHandle>,
+}
+
+/// A simulation of hosts exchanging datagrams.
+pub struct Simulation {
+    /// The virtual clock's current time.
+    pub now: Instant,
+    /// The network between hosts.
+    pub network: Network,
+    /// The hosts.
+    pub hosts: Vec<Host>,
+    buf: Vec<u8>,
+}
+
+/// Index of the first host (the server in [`Simulation::pair`]).
+pub const SERVER: usize = 0;
+/// Index of the second host (the client in [`Simulation::pair`]).
+pub const CLIENT: usize = 1;
+
+impl Simulation {
+    /// Two hosts, a server and a client, over links configured by `link`
+    /// in both directions, with randomness from `seed`.
+    pub fn pair(seed: u64, link: LinkConfig, server: ServerConfig) -> Simulation {
+        let now = Instant::now();
+        let server_addr: SocketAddr = "10.0.0.1:4433".parse().expect("literal address");
+        let client_addr: SocketAddr = "10.0.0.2:50000".parse().expect("literal address");
+        let network = Network::new(now, seed, link);
+        let hosts = vec![
+            Host::new(
+                server_addr,
+                Endpoint::new(EndpointConfig::default(), Some(Arc::new(server))),
+            ),
+            Host::new(client_addr, Endpoint::new(EndpointConfig::default(), None)),
+        ];
+        Simulation {
+            now,
+            network,
+            hosts,
+            buf: Vec::with_capacity(1500),
+        }
+    }
+
+    /// Starts a connection from host `from` to host `to`.
+    pub fn connect(&mut self, from: usize, to: usize, config: ClientConfig) -> ConnectionHandle {
+        let remote = self.hosts[to].addr;
+        let host = &mut self.hosts[from];
+        let (handle, conn) = host
+            .endpoint
+            .connect(self.now, config, remote, "localhost")
+            .expect("client config is valid");
+        host.connections.insert(handle, *conn);
+        handle
+    }
+
+    /// A connection of a host.
+    pub fn conn(&mut self, host: usize, handle: ConnectionHandle) -> &mut Connection {
+        self.hosts[host]
+            .connections
+            .get_mut(&handle)
+            .expect("known connection")
+    }
+
+    /// Runs until `done` holds or `limit` of virtual time passes; returns
+    /// whether `done` held.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&mut Simulation) -> bool,
+    ) -> bool {
+        let end = self.now + limit;
+        loop {
+            self.flush();
+            if done(self) {
+                return true;
+            }
+            let next = self.next_event();
+            match next {
+                Some(at) if at <= end => self.now = self.now.max(at),
+                _ => return false,
+            }
+            self.deliver();
+            self.fire_timers();
+        }
+    }
+
+    /// Sends every datagram every connection has ready.
+    fn flush(&mut self) {
+        for host in &mut self.hosts {
+            for conn in host.connections.values_mut() {
+                while let Some(t) = conn.poll_transmit(self.now, &mut self.buf) {
+                    self.network.send(
+                        self.now,
+                        host.addr,
+                        t.destination,
+                        Bytes::copy_from_slice(&self.buf[..t.size]),
+                    );
+                }
+                while let Some(event) = conn.poll_endpoint_event() {
+                    host.endpoint.handle_event(ConnectionHandle(0), event);
+                }
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Option<Instant> {
+        let mut next = self.network.next_arrival();
+        for host in &mut self.hosts {
+            for conn in host.connections.values_mut() {
+                if let Some(at) = conn.poll_timeout() {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+            }
+        }
+        next
+    }
+
+    fn deliver(&mut self) {
+        while let Some(datagram) = self.network.pop_due(self.now) {
+            let Some(host) = self.hosts.iter_mut().find(|h| h.addr == datagram.to) else {
+                continue;
+            };
+            let mut response = Vec::new();
+            match host.endpoint.handle_datagram(
+                self.now,
+                datagram.from,
+                None,
+                BytesMut::from(&datagram.data[..]),
+                &mut response,
+            ) {
+                Some(DatagramEvent::ConnectionEvent(handle, event)) => {
+                    if let Some(conn) = host.connections.get_mut(&handle) {
+                        conn.handle_event(event);
+                    }
+                }
+                Some(DatagramEvent::NewConnection(handle, conn)) => {
+                    host.connections.insert(handle, *conn);
+                    host.accepted.push(handle);
+                }
+                Some(DatagramEvent::Response(t)) => {
+                    self.network.send(
+                        self.now,
+                        host.addr,
+                        t.destination,
+                        Bytes::copy_from_slice(&response[..t.size]),
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        for host in &mut self.hosts {
+            for conn in host.connections.values_mut() {
+                if conn.poll_timeout().is_some_and(|at| at <= self.now) {
+                    conn.handle_timeout(self.now);
+                }
+            }
+        }
+    }
+
+    /// Drains a connection's events into a vector.
+    pub fn events(&mut self, host: usize, handle: ConnectionHandle) -> Vec<Event> {
+        let conn = self.conn(host, handle);
+        let mut out = Vec::new();
+        while let Some(e) = conn.poll() {
+            out.push(e);
+        }
+        out
+    }
+}
+
+impl Host {
+    fn new(addr: SocketAddr, endpoint: Endpoint) -> Host {
+        Host {
+            addr,
+            endpoint,
+            connections: HashMap::new(),
+            accepted: Vec::new(),
+        }
+    }
+}
