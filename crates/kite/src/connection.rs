@@ -27,7 +27,7 @@ pub(crate) struct ConnShared {
 
 /// The protocol state machine and everything parked on it.
 pub(crate) struct ConnState {
-    pub(crate) inner: kite_proto::Connection,
+    pub(crate) inner: Box<kite_proto::Connection>,
     /// Set once, when the connection is lost or closed locally; every later call returns it.
     pub(crate) error: Option<ConnectionError>,
     /// The handshake completed.
@@ -48,7 +48,7 @@ pub(crate) struct ConnState {
 
 impl ConnShared {
     /// A connection with no handles yet (they are counted as they are made).
-    pub(crate) fn new(inner: kite_proto::Connection, handle: ConnectionHandle) -> Self {
+    pub(crate) fn new(inner: Box<kite_proto::Connection>, handle: ConnectionHandle) -> Self {
         ConnShared {
             state: Mutex::new(ConnState {
                 inner,

@@ -69,7 +69,7 @@ impl TransportShared {
         self: &Arc<Self>,
         state: &mut EndpointState,
         handle: ConnectionHandle,
-        conn: kite_proto::Connection,
+        conn: Box<kite_proto::Connection>,
     ) -> Arc<ConnShared> {
         let (tx, rx) = mpsc::channel(CONNECTION_EVENT_QUEUE);
         state.routes.insert(handle.0, tx);
