@@ -454,3 +454,48 @@ async fn a_transport_listens_once() {
     drop(listener);
     assert!(transport.listen(server).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_stop_reach_the_peer() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let listener = kite::listen_addr(localhost(), server).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server_task = tokio::spawn(async move {
+            let conn = listener.accept().await.unwrap();
+            // First stream: the client resets it; we see its code.
+            let (_send, mut recv) = conn.accept_bi().await.unwrap();
+            let reset = loop {
+                match recv.read_chunk(usize::MAX).await {
+                    Ok(Some(_)) => continue,
+                    other => break other,
+                }
+            };
+            assert!(matches!(reset, Err(kite::ReadError::Reset(7))), "{reset:?}");
+            // Second stream: we stop it; the client's writes fail with our code.
+            let (_send, mut recv) = conn.accept_bi().await.unwrap();
+            recv.stop(9).unwrap();
+            conn.closed().await
+        });
+
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"abandoned").await.unwrap();
+        send.reset(7).unwrap();
+
+        let (mut send, _recv) = conn.open_bi().await.unwrap();
+        let chunk = vec![0u8; 16 * 1024];
+        let stopped = loop {
+            if let Err(e) = send.write_all(&chunk).await {
+                break e;
+            }
+        };
+        assert!(
+            matches!(stopped, kite::WriteError::Stopped(9)),
+            "{stopped:?}"
+        );
+        conn.close(0, b"done");
+        server_task.await.unwrap();
+    })
+    .await
+}
