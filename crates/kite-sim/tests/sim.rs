@@ -2,6 +2,8 @@
 //! reordering, duplicating networks, every byte checked. Each test prints its
 //! seed; `SIM_SEED=n` replays one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +88,9 @@ fn echo(link: LinkConfig, seed_value: u64, streams: usize, size: usize) -> Durat
     let start = sim.now;
     let ch = sim.connect(CLIENT, SERVER, client);
     assert!(
-        sim.run_until(Duration::from_secs(60), |sim| !sim.conn(CLIENT, ch).is_handshaking()),
+        sim.run_until(Duration::from_secs(60), |sim| !sim
+            .conn(CLIENT, ch)
+            .is_handshaking()),
         "handshake failed: {:?}",
         sim.conn(CLIENT, ch)
     );
@@ -192,4 +196,40 @@ fn echo_of_one_stream_arrives_intact_on_a_clean_network() {
 #[test]
 fn echo_of_eight_streams_arrives_intact_on_a_clean_network() {
     echo(LinkConfig::default(), 3, 8, 200_000);
+}
+
+fn lossy(loss: f64) -> LinkConfig {
+    LinkConfig {
+        loss,
+        reorder: 0.05,
+        duplicate: 0.02,
+        ..LinkConfig::default()
+    }
+}
+
+#[test]
+fn echo_survives_5_percent_loss_with_reordering_and_duplication() {
+    echo(lossy(0.05), 4, 4, 250_000);
+}
+
+#[test]
+fn echo_survives_30_percent_loss() {
+    echo(lossy(0.30), 5, 2, 100_000);
+}
+
+#[test]
+fn echo_survives_corruption() {
+    let link = LinkConfig {
+        corrupt: 0.05,
+        ..LinkConfig::default()
+    };
+    echo(link, 6, 2, 100_000);
+}
+
+#[test]
+fn ten_megabytes_arrive_intact_at_0_5_and_30_percent_loss() {
+    for (loss, seed_value) in [(0.0, 7), (0.05, 8), (0.30, 9)] {
+        let took = echo(lossy(loss), seed_value, 1, 10_000_000);
+        eprintln!("10 MB echo at {loss} loss: {took:?} of network time");
+    }
 }
