@@ -1,0 +1,456 @@
+//! kite over real UDP sockets on 127.0.0.1: echo, uni streams, stream limits,
+//! close codes, and that dropping every handle ends every task.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::Bytes;
+use kite::{
+    ClientConfig, Connection, ConnectionError, Listener, ServerConfig, Transport, TransportConfig,
+};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ALPN: &[u8] = b"quic-echo-example";
+
+/// Longest any test may take; a hang fails instead of blocking the suite.
+const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A server and a client configuration around a fresh self-signed certificate
+/// for "localhost": TLS 1.3 only, ring provider, ALPN "quic-echo-example".
+fn configs(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = CertificateDer::from(certified.cert.der().to_vec());
+    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+
+    let mut server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key.into())
+        .unwrap();
+    server_tls.alpn_protocols = vec![ALPN.to_vec()];
+
+    let mut client_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(TrustOne { cert, provider }))
+        .with_no_client_auth();
+    client_tls.alpn_protocols = vec![ALPN.to_vec()];
+
+    let transport = Arc::new(transport);
+    (
+        ServerConfig {
+            tls: Arc::new(server_tls),
+            transport: transport.clone(),
+        },
+        ClientConfig {
+            tls: Arc::new(client_tls),
+            transport,
+        },
+    )
+}
+
+/// Trusts exactly one certificate, whatever the name; checks signatures as usual.
+#[derive(Debug)]
+struct TrustOne {
+    cert: CertificateDer<'static>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for TrustOne {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+async fn within<T>(test: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_TIMEOUT, test)
+        .await
+        .expect("test timed out")
+}
+
+/// Polls `condition` every 10 ms until it holds, failing after 10 s.
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Accepts connections and echoes every bidirectional stream on them, until
+/// the listener is dropped with the task.
+async fn echo_server(listener: Listener) {
+    while let Some(conn) = listener.accept().await {
+        tokio::spawn(echo_connection(conn));
+    }
+}
+
+/// Echoes each bidirectional stream of `conn` until the connection ends.
+async fn echo_connection(conn: Connection) {
+    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+        tokio::spawn(async move {
+            if tokio::io::copy(&mut recv, &mut send).await.is_ok() {
+                let _ = send.finish();
+            }
+        });
+    }
+}
+
+/// A test pattern of `len` bytes that differs per `seed`.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+}
+
+/// Starts an echo server on 127.0.0.1 and returns its address and its task.
+fn start_echo_server(server: ServerConfig) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = kite::listen_addr(localhost(), server).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (addr, tokio::spawn(echo_server(listener)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_of_one_stream() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let (addr, server_task) = start_echo_server(server);
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        assert_eq!(conn.alpn_protocol().as_deref(), Some(ALPN));
+        assert_eq!(conn.remote_address(), addr);
+
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"hello kite").await.unwrap();
+        send.finish().unwrap();
+        assert_eq!(recv.read_to_end(1024).await.unwrap(), b"hello kite");
+
+        conn.close(0, b"done");
+        server_task.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_of_eight_streams_of_one_mib() {
+    const SIZE: usize = 1 << 20;
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let (addr, server_task) = start_echo_server(server);
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+
+        let mut tasks = Vec::new();
+        for seed in 0..8u8 {
+            let conn = conn.clone();
+            tasks.push(tokio::spawn(async move {
+                let data = pattern(SIZE, seed);
+                let (mut send, mut recv) = conn.open_bi().await.unwrap();
+                // Half the streams go through the tokio traits, half through
+                // kite's own zero-copy calls.
+                let echoed = if seed % 2 == 0 {
+                    let write = async {
+                        AsyncWriteExt::write_all(&mut send, &data).await.unwrap();
+                        send.shutdown().await.unwrap();
+                    };
+                    let read = async {
+                        let mut echoed = Vec::new();
+                        AsyncReadExt::read_to_end(&mut recv, &mut echoed)
+                            .await
+                            .unwrap();
+                        echoed
+                    };
+                    tokio::join!(write, read).1
+                } else {
+                    let write = async {
+                        send.write_chunk(Bytes::from(data.clone())).await.unwrap();
+                        send.finish().unwrap();
+                    };
+                    let read = async { recv.read_to_end(2 * SIZE).await.unwrap() };
+                    tokio::join!(write, read).1
+                };
+                assert!(echoed == data, "stream {seed} echoed wrong bytes");
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        conn.close(0, b"done");
+        server_task.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uni_streams_carry_data_both_ways() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let listener = kite::listen_addr(localhost(), server).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server_task = tokio::spawn(async move {
+            let conn = listener.accept().await.unwrap();
+            let mut recv = conn.accept_uni().await.unwrap();
+            let mut data = recv.read_to_end(1 << 20).await.unwrap();
+            data.reverse();
+            let mut send = conn.open_uni().await.unwrap();
+            send.write_all(&data).await.unwrap();
+            send.finish().unwrap();
+            // Stay until the client has read and closes.
+            conn.closed().await
+        });
+
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        let data = pattern(100_000, 7);
+        let mut send = conn.open_uni().await.unwrap();
+        send.write_all(&data).await.unwrap();
+        send.finish().unwrap();
+        let mut recv = conn.accept_uni().await.unwrap();
+        let mut back = recv.read_to_end(1 << 20).await.unwrap();
+        back.reverse();
+        assert!(back == data, "reversed data came back wrong");
+        conn.close(0, b"done");
+
+        let server_saw = server_task.await.unwrap();
+        assert!(
+            matches!(server_saw, ConnectionError::PeerApplicationClose { .. }),
+            "{server_saw:?}"
+        );
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_sequential_streams_under_a_limit_of_ten() {
+    within(async {
+        let (server, client) = configs(TransportConfig {
+            max_incoming_bidi_streams: 10,
+            ..TransportConfig::default()
+        });
+        let (addr, server_task) = start_echo_server(server);
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        for i in 0u32..1000 {
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            send.write_all(&i.to_be_bytes()).await.unwrap();
+            send.finish().unwrap();
+            assert_eq!(recv.read_to_end(16).await.unwrap(), i.to_be_bytes());
+        }
+        conn.close(0, b"done");
+        server_task.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_opens_wait_for_stream_credit() {
+    within(async {
+        let (server, client) = configs(TransportConfig {
+            max_incoming_bidi_streams: 10,
+            ..TransportConfig::default()
+        });
+        let (addr, server_task) = start_echo_server(server);
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0u32..200 {
+            let conn = conn.clone();
+            tasks.push(tokio::spawn(async move {
+                let (mut send, mut recv) = conn.open_bi().await.unwrap();
+                send.write_all(&i.to_be_bytes()).await.unwrap();
+                send.finish().unwrap();
+                assert_eq!(recv.read_to_end(16).await.unwrap(), i.to_be_bytes());
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        conn.close(0, b"done");
+        server_task.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_code_and_reason_reach_the_peer() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let listener = kite::listen_addr(localhost(), server).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server_task = tokio::spawn(async move {
+            let conn = listener.accept().await.unwrap();
+            conn.close(42, b"bye");
+            conn.closed().await
+        });
+
+        let conn = kite::dial_addr(addr, "localhost", client).await.unwrap();
+        // A pending accept is woken with the error too.
+        let accept = conn.accept_bi().await;
+        let error = conn.closed().await;
+        match &error {
+            ConnectionError::PeerApplicationClose { code, reason } => {
+                assert_eq!(*code, 42);
+                assert_eq!(&reason[..], b"bye");
+            }
+            other => panic!("expected the peer's application close, got {other:?}"),
+        }
+        assert!(accept.is_err());
+        assert!(conn.open_bi().await.is_err());
+        assert!(matches!(
+            server_task.await.unwrap(),
+            ConnectionError::LocallyClosed
+        ));
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transport_listens_and_dials() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let a = Transport::from_std(std::net::UdpSocket::bind(localhost()).unwrap()).unwrap();
+        let b = Transport::from_std(std::net::UdpSocket::bind(localhost()).unwrap()).unwrap();
+        let a_listener = a.listen(server.clone()).unwrap();
+        let b_listener = b.listen(server).unwrap();
+        let a_addr = a.local_addr().unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let a_server = tokio::spawn(echo_server(a_listener));
+        let b_server = tokio::spawn(echo_server(b_listener));
+
+        let (a_to_b, b_to_a) = tokio::join!(
+            a.dial(b_addr, "localhost", client.clone()),
+            b.dial(a_addr, "localhost", client),
+        );
+        for (conn, payload) in [(a_to_b.unwrap(), b"from a"), (b_to_a.unwrap(), b"from b")] {
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            send.write_all(payload).await.unwrap();
+            send.finish().unwrap();
+            assert_eq!(recv.read_to_end(64).await.unwrap(), payload);
+            conn.close(0, b"done");
+        }
+        // Each transport carries one client and one server connection.
+        assert!(a.open_connections() >= 1 && b.open_connections() >= 1);
+        a_server.abort();
+        b_server.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_ends_every_task() {
+    within(async {
+        let (server, client) = configs(TransportConfig::default());
+        let server_socket = std::net::UdpSocket::bind(localhost()).unwrap();
+        let client_socket = std::net::UdpSocket::bind(localhost()).unwrap();
+        let server_addr = server_socket.local_addr().unwrap();
+        let client_addr = client_socket.local_addr().unwrap();
+        let server_transport = Transport::from_std(server_socket).unwrap();
+        let client_transport = Transport::from_std(client_socket).unwrap();
+        let listener = server_transport.listen(server).unwrap();
+
+        let conn = client_transport
+            .dial(server_addr, "localhost", client)
+            .await
+            .unwrap();
+        let server_conn = listener.accept().await.unwrap();
+        let (mut send, recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"x").await.unwrap();
+        send.finish().unwrap();
+        let (server_send, mut server_recv) = server_conn.accept_bi().await.unwrap();
+        assert_eq!(server_recv.read_to_end(8).await.unwrap(), b"x");
+        assert_eq!(client_transport.open_connections(), 1);
+        assert_eq!(server_transport.open_connections(), 1);
+
+        // The last client handle going closes the connection with code 0.
+        drop((send, recv, conn));
+        let error = server_conn.closed().await;
+        assert!(
+            matches!(&error, ConnectionError::PeerApplicationClose { code, .. } if *code == 0),
+            "{error:?}"
+        );
+        drop((server_send, server_recv, server_conn));
+        wait_until("both connection tasks ended", || {
+            client_transport.open_connections() == 0 && server_transport.open_connections() == 0
+        })
+        .await;
+
+        // With the transports and the listener gone, the drivers stop and the
+        // sockets close: both ports can be bound again.
+        drop((listener, server_transport, client_transport));
+        wait_until("both sockets were closed", || {
+            std::net::UdpSocket::bind(server_addr).is_ok()
+                && std::net::UdpSocket::bind(client_addr).is_ok()
+        })
+        .await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_transport_listens_once() {
+    let (server, _) = configs(TransportConfig::default());
+    let transport = Transport::from_std(std::net::UdpSocket::bind(localhost()).unwrap()).unwrap();
+    let listener = transport.listen(server.clone()).unwrap();
+    assert!(matches!(
+        transport.listen(server.clone()),
+        Err(kite::ListenError::AlreadyListening)
+    ));
+    drop(listener);
+    assert!(transport.listen(server).is_ok());
+}
