@@ -2,6 +2,10 @@
 //! virtual clock: the clock jumps to the next deadline (a datagram arrival
 //! or a connection timer), so seconds of network time pass in microseconds.
 
+// A test harness: misuse (an unknown handle, an invalid config) is a bug in the
+// test and panics with a message.
+#![allow(clippy::expect_used)]
+
 use bytes::{Bytes, BytesMut};
 use kite_proto::{
     ClientConfig, Connection, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event,

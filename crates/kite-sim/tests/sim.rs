@@ -2,10 +2,11 @@
 //! reordering, duplicating networks, every byte checked. Each test prints its
 //! seed; `SIM_SEED=n` replays one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use kite_proto::{ClientConfig, Dir, Event, ServerConfig, TransportConfig};
 use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
 
@@ -71,4 +72,164 @@ fn handshake_completes_on_a_clean_network() {
     let events = sim.events(CLIENT, ch);
     assert!(events.contains(&Event::Connected), "{events:?}");
     assert_eq!(sim.conn(CLIENT, ch).alpn_protocol(), Some(ALPN));
+}
+
+/// The byte at `offset` of stream `index`'s payload.
+fn pattern(index: usize, offset: usize) -> u8 {
+    ((offset * 31 + index) % 251) as u8
+}
+
+/// Client opens `streams` bidirectional streams, writes `size` bytes on each
+/// and finishes; the server echoes; the client checks every byte. Returns
+/// virtual time taken.
+fn echo(link: LinkConfig, seed_value: u64, streams: usize, size: usize) -> Duration {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(seed_value), link, server);
+    let start = sim.now;
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(
+        sim.run_until(Duration::from_secs(60), |sim| !sim
+            .conn(CLIENT, ch)
+            .is_handshaking()),
+        "handshake failed: {:?}",
+        sim.conn(CLIENT, ch)
+    );
+    let ids: Vec<_> = (0..streams)
+        .map(|_| sim.conn(CLIENT, ch).open(Dir::Bi).expect("stream limit"))
+        .collect();
+    let mut written = vec![0usize; streams];
+    let mut received: Vec<Vec<u8>> = vec![Vec::new(); streams];
+    let mut done = vec![false; streams];
+    // Server side: echo state per stream.
+    let mut echo_buf: std::collections::HashMap<kite_proto::StreamId, (Vec<u8>, bool)> =
+        Default::default();
+    let finished = sim.run_until(Duration::from_secs(600), |sim| {
+        // Client writes.
+        for (i, id) in ids.iter().enumerate() {
+            while written[i] < size {
+                let end = (written[i] + 16 * 1024).min(size);
+                let chunk: Vec<u8> = (written[i]..end).map(|o| pattern(i, o)).collect();
+                match sim.conn(CLIENT, ch).write(*id, &chunk) {
+                    Ok(n) => {
+                        written[i] += n;
+                        if n < chunk.len() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if written[i] == size {
+                let _ = sim.conn(CLIENT, ch).finish(*id);
+            }
+        }
+        // Server echoes.
+        if let Some(&sh) = sim.hosts[SERVER].accepted.first() {
+            let conn = sim.conn(SERVER, sh);
+            while let Some(id) = conn.accept(Dir::Bi) {
+                echo_buf.insert(id, (Vec::new(), false));
+            }
+            for (id, (pending, fin)) in echo_buf.iter_mut() {
+                loop {
+                    match conn.read(*id, 64 * 1024) {
+                        Ok(Some(data)) => pending.extend_from_slice(&data),
+                        Ok(None) => {
+                            *fin = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                while !pending.is_empty() {
+                    match conn.write(*id, pending) {
+                        Ok(n) => {
+                            pending.drain(..n);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if *fin && pending.is_empty() {
+                    let _ = conn.finish(*id);
+                }
+            }
+            while conn.poll().is_some() {}
+        }
+        // Client reads.
+        for (i, id) in ids.iter().enumerate() {
+            loop {
+                match sim.conn(CLIENT, ch).read(*id, 64 * 1024) {
+                    Ok(Some(data)) => received[i].extend_from_slice(&data),
+                    Ok(None) => {
+                        done[i] = true;
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        while sim.conn(CLIENT, ch).poll().is_some() {}
+        done.iter().all(|d| *d)
+    });
+    let stats = sim.conn(CLIENT, ch).stats();
+    assert!(
+        finished,
+        "echo did not finish: client {:?} stats {:?}; received {:?}",
+        sim.conn(CLIENT, ch),
+        stats,
+        received.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    for (i, data) in received.iter().enumerate() {
+        assert_eq!(data.len(), size, "stream {i} length");
+        assert!(
+            data.iter().enumerate().all(|(o, b)| *b == pattern(i, o)),
+            "stream {i} bytes differ"
+        );
+    }
+    sim.now - start
+}
+
+#[test]
+fn echo_of_one_stream_arrives_intact_on_a_clean_network() {
+    echo(LinkConfig::default(), 2, 1, 100_000);
+}
+
+#[test]
+fn echo_of_eight_streams_arrives_intact_on_a_clean_network() {
+    echo(LinkConfig::default(), 3, 8, 200_000);
+}
+
+fn lossy(loss: f64) -> LinkConfig {
+    LinkConfig {
+        loss,
+        reorder: 0.05,
+        duplicate: 0.02,
+        ..LinkConfig::default()
+    }
+}
+
+#[test]
+fn echo_survives_5_percent_loss_with_reordering_and_duplication() {
+    echo(lossy(0.05), 4, 4, 250_000);
+}
+
+#[test]
+fn echo_survives_30_percent_loss() {
+    echo(lossy(0.30), 5, 2, 100_000);
+}
+
+#[test]
+fn echo_survives_corruption() {
+    let link = LinkConfig {
+        corrupt: 0.05,
+        ..LinkConfig::default()
+    };
+    echo(link, 6, 2, 100_000);
+}
+
+#[test]
+fn ten_megabytes_arrive_intact_at_0_5_and_30_percent_loss() {
+    for (loss, seed_value) in [(0.0, 7), (0.05, 8), (0.30, 9)] {
+        let took = echo(lossy(loss), seed_value, 1, 10_000_000);
+        eprintln!("10 MB echo at {loss} loss: {took:?} of network time");
+    }
 }

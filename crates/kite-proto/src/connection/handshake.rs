@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rustls::pki_types::ServerName;
 
@@ -360,11 +360,6 @@ impl Connection {
         self.pto_count = 0;
         self.set_loss_detection_timer(now);
         self.update_ack_timer();
-    }
-
-    /// Duration used by the handshake idle check.
-    pub(super) fn handshake_timeout(&self) -> Duration {
-        self.config.handshake_idle_timeout
     }
 }
 

@@ -39,7 +39,6 @@ use crate::cid::ConnectionId;
 use crate::config::TransportConfig;
 use crate::crypto::{OneRttKeys, PacketKey};
 use crate::packet::SpaceId;
-use crate::recovery::ack_tracker::AckConfig;
 use crate::recovery::cc::Controller;
 use crate::recovery::loss::LossTimer;
 use crate::recovery::pacer::Pacer;
@@ -420,6 +419,11 @@ impl Connection {
         self.local_cid
     }
 
+    /// The transport parameters we sent.
+    pub fn local_params(&self) -> &TransportParameters {
+        &self.local_params
+    }
+
     /// The peer's transport parameters, once received.
     pub fn peer_params(&self) -> Option<&TransportParameters> {
         self.peer_params.as_ref()
@@ -463,13 +467,6 @@ impl Connection {
         self.peer_params
             .as_ref()
             .map_or(Duration::from_millis(25), |p| p.max_ack_delay)
-    }
-
-    fn ack_config(&self) -> AckConfig {
-        AckConfig {
-            max_ack_delay: self.local_params.max_ack_delay,
-            ..AckConfig::default()
-        }
     }
 
     /// Restarts the idle timer (RFC 9000 §10.1): the effective timeout is at
@@ -516,10 +513,6 @@ impl Connection {
     fn push_control(&mut self, frame: ControlFrame) {
         self.pending_controls.push_back(frame);
     }
-
-    /// Takes a stream event that means data may be sent and wakes nothing;
-    /// kept so that stream-layer changes always reach `poll`.
-    fn on_streams_changed(&mut self) {}
 }
 
 fn map_write_error(e: streams::WriteError) -> WriteError {

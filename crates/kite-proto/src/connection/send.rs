@@ -306,7 +306,7 @@ impl Connection {
         }
         while let Some(control) = self.pending_controls.front() {
             let frame = match control {
-                ControlFrame::NewConnectionId(f) => Frame::NewConnectionId(f.clone()),
+                ControlFrame::NewConnectionId(f) => Frame::NewConnectionId(*f),
                 ControlFrame::RetireConnectionId(seq) => {
                     Frame::RetireConnectionId(crate::frame::RetireConnectionId { sequence: *seq })
                 }
