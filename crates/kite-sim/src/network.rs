@@ -101,6 +101,8 @@ pub struct Network {
     pending: HashMap<u64, InFlight>,
     next_seq: u64,
     stats: NetworkStats,
+    /// Datagrams still to drop per directed link (see [`Network::drop_next`]).
+    forced_drops: HashMap<(SocketAddr, SocketAddr), u32>,
 }
 
 impl Network {
@@ -116,12 +118,24 @@ impl Network {
             pending: HashMap::new(),
             next_seq: 0,
             stats: NetworkStats::default(),
+            forced_drops: HashMap::new(),
         }
+    }
+
+    /// Drops the next `count` datagrams sent from `from` to `to`, whatever
+    /// the link says: for scenarios like "the first two flights are lost".
+    pub fn drop_next(&mut self, from: SocketAddr, to: SocketAddr, count: u32) {
+        *self.forced_drops.entry((from, to)).or_insert(0) += count;
     }
 
     /// Sets the link from `from` to `to` (one direction).
     pub fn set_link(&mut self, from: SocketAddr, to: SocketAddr, link: LinkConfig) {
         self.links.insert((from, to), link);
+    }
+
+    /// When the simulation started.
+    pub fn start(&self) -> Instant {
+        self.start
     }
 
     /// What the network has done so far.
@@ -137,6 +151,13 @@ impl Network {
     /// Hands a datagram to the network at `now`.
     pub fn send(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: Bytes) {
         self.stats.sent += 1;
+        if let Some(left) = self.forced_drops.get_mut(&(from, to))
+            && *left > 0
+        {
+            *left -= 1;
+            self.stats.dropped += 1;
+            return;
+        }
         let link = self
             .links
             .get(&(from, to))

@@ -115,8 +115,18 @@ impl Simulation {
     /// Sends every datagram every connection has ready.
     fn flush(&mut self) {
         for host in &mut self.hosts {
-            for conn in host.connections.values_mut() {
+            for (handle, conn) in host.connections.iter_mut() {
                 while let Some(t) = conn.poll_transmit(self.now, &mut self.buf) {
+                    if std::env::var_os("SIM_TRACE").is_some() {
+                        eprintln!(
+                            "{:>10.3?} {} -> {} {} bytes, first byte {:#04x}",
+                            self.now - self.network.start(),
+                            host.addr,
+                            t.destination,
+                            t.size,
+                            self.buf.first().copied().unwrap_or(0)
+                        );
+                    }
                     self.network.send(
                         self.now,
                         host.addr,
@@ -125,7 +135,7 @@ impl Simulation {
                     );
                 }
                 while let Some(event) = conn.poll_endpoint_event() {
-                    host.endpoint.handle_event(ConnectionHandle(0), event);
+                    host.endpoint.handle_event(*handle, event);
                 }
             }
         }

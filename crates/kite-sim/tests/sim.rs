@@ -7,12 +7,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kite_proto::{ClientConfig, Dir, Event, ServerConfig, TransportConfig};
+use kite_proto::{
+    ClientConfig, ConnectionError, ConnectionStats, Dir, Event, ServerConfig, TransportConfig,
+};
 use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
 
 const ALPN: &[u8] = b"quic-echo-example";
 
 fn tls_configs() -> (ServerConfig, ClientConfig) {
+    tls_configs_with(TransportConfig::default())
+}
+
+fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
     let key_der =
@@ -34,7 +40,7 @@ fn tls_configs() -> (ServerConfig, ClientConfig) {
         .with_root_certificates(roots)
         .with_no_client_auth();
     client.alpn_protocols = vec![ALPN.to_vec()];
-    let transport = Arc::new(TransportConfig::default());
+    let transport = Arc::new(transport);
     (
         ServerConfig {
             tls: Arc::new(server),
@@ -83,7 +89,18 @@ fn pattern(index: usize, offset: usize) -> u8 {
 /// and finishes; the server echoes; the client checks every byte. Returns
 /// virtual time taken.
 fn echo(link: LinkConfig, seed_value: u64, streams: usize, size: usize) -> Duration {
-    let (server, client) = tls_configs();
+    echo_with(TransportConfig::default(), link, seed_value, streams, size).0
+}
+
+/// [`echo`] with a transport config; also returns both sides' stats.
+fn echo_with(
+    transport: TransportConfig,
+    link: LinkConfig,
+    seed_value: u64,
+    streams: usize,
+    size: usize,
+) -> (Duration, ConnectionStats, ConnectionStats) {
+    let (server, client) = tls_configs_with(transport);
     let mut sim = Simulation::pair(seed(seed_value), link, server);
     let start = sim.now;
     let ch = sim.connect(CLIENT, SERVER, client);
@@ -185,7 +202,11 @@ fn echo(link: LinkConfig, seed_value: u64, streams: usize, size: usize) -> Durat
             "stream {i} bytes differ"
         );
     }
-    sim.now - start
+    let server_stats = match sim.hosts[SERVER].accepted.first() {
+        Some(&sh) => sim.conn(SERVER, sh).stats(),
+        None => ConnectionStats::default(),
+    };
+    (sim.now - start, stats, server_stats)
 }
 
 #[test]
@@ -232,4 +253,141 @@ fn ten_megabytes_arrive_intact_at_0_5_and_30_percent_loss() {
         let took = echo(lossy(loss), seed_value, 1, 10_000_000);
         eprintln!("10 MB echo at {loss} loss: {took:?} of network time");
     }
+}
+
+/// Handshake completes, client then server, for the pair in `sim`.
+fn handshake(sim: &mut Simulation, ch: kite_proto::ConnectionHandle, limit: Duration) -> bool {
+    sim.run_until(limit, |sim| {
+        !sim.conn(CLIENT, ch).is_handshaking()
+            && sim.hosts[SERVER]
+                .accepted
+                .first()
+                .is_some_and(|h| !sim.hosts[SERVER].connections[h].is_handshaking())
+    })
+}
+
+#[test]
+fn handshake_completes_when_the_first_two_flights_are_lost() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(10), LinkConfig::default(), server);
+    let (s, c) = (sim.hosts[SERVER].addr, sim.hosts[CLIENT].addr);
+    // The client's first Initial, then the server's first flight (one
+    // datagram with this small certificate) and its first probe.
+    sim.network.drop_next(c, s, 1);
+    sim.network.drop_next(s, c, 2);
+    let start = sim.now;
+    let ch = sim.connect(CLIENT, SERVER, client);
+    let done = handshake(&mut sim, ch, Duration::from_secs(10));
+    let error = sim.conn(CLIENT, ch).error().cloned();
+    let elapsed = sim.now - start;
+    assert!(done, "{:?} {error:?} at {elapsed:?}", sim.conn(CLIENT, ch));
+    assert!(sim.conn(CLIENT, ch).stats().pto_count >= 1);
+}
+
+#[test]
+fn key_updates_every_200_packets_keep_data_intact() {
+    let transport = TransportConfig {
+        key_update_interval: Some(200),
+        ..TransportConfig::default()
+    };
+    let (_, client, server) = echo_with(transport, lossy(0.02), 11, 2, 1_000_000);
+    assert!(client.key_updates >= 3, "client {client:?}");
+    assert!(server.key_updates >= 3, "server {server:?}");
+}
+
+#[test]
+fn application_close_code_and_reason_reach_the_peer() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(12), LinkConfig::default(), server);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    let now = sim.now;
+    sim.conn(CLIENT, ch).close(now, 42, b"bye");
+    let sh = sim.hosts[SERVER].accepted[0];
+    let mut lost = None;
+    sim.run_until(Duration::from_secs(5), |sim| {
+        while let Some(e) = sim.conn(SERVER, sh).poll() {
+            if let Event::ConnectionLost(err) = e {
+                lost = Some(err);
+            }
+        }
+        lost.is_some()
+    });
+    assert_eq!(
+        lost,
+        Some(ConnectionError::PeerApplicationClose {
+            code: 42,
+            reason: bytes::Bytes::from_static(b"bye"),
+        })
+    );
+    // Both sides drain after three PTOs and the endpoints forget them.
+    assert!(sim.run_until(Duration::from_secs(10), |sim| {
+        sim.conn(CLIENT, ch).is_drained() && sim.conn(SERVER, sh).is_drained()
+    }));
+    assert_eq!(sim.hosts[SERVER].endpoint.open_connections(), 0);
+    assert_eq!(sim.hosts[CLIENT].endpoint.open_connections(), 0);
+}
+
+#[test]
+fn idle_timeout_ends_a_connection_whose_peer_went_silent() {
+    let transport = TransportConfig {
+        max_idle_timeout: Duration::from_secs(3),
+        ..TransportConfig::default()
+    };
+    let (server, client) = tls_configs_with(transport);
+    let mut sim = Simulation::pair(seed(13), LinkConfig::default(), server);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    let (s, c) = (sim.hosts[SERVER].addr, sim.hosts[CLIENT].addr);
+    sim.network.set_link(
+        s,
+        c,
+        LinkConfig {
+            loss: 1.0,
+            ..LinkConfig::default()
+        },
+    );
+    sim.network.set_link(
+        c,
+        s,
+        LinkConfig {
+            loss: 1.0,
+            ..LinkConfig::default()
+        },
+    );
+    let start = sim.now;
+    assert!(sim.run_until(Duration::from_secs(30), |sim| {
+        sim.conn(CLIENT, ch).is_drained()
+    }));
+    let took = sim.now - start;
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    let events = sim.events(CLIENT, ch);
+    assert!(
+        events.contains(&Event::ConnectionLost(ConnectionError::TimedOut)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn keep_alive_holds_an_idle_connection_open() {
+    let transport = TransportConfig {
+        max_idle_timeout: Duration::from_secs(3),
+        keep_alive_period: Some(Duration::from_secs(1)),
+        ..TransportConfig::default()
+    };
+    let (server, client) = tls_configs_with(transport);
+    let mut sim = Simulation::pair(seed(14), LinkConfig::default(), server);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    let ended = sim.run_until(Duration::from_secs(20), |sim| {
+        sim.conn(CLIENT, ch).is_closed()
+    });
+    assert!(
+        !ended,
+        "keep-alive did not keep the connection: {:?}",
+        sim.conn(CLIENT, ch)
+    );
 }

@@ -201,8 +201,12 @@ impl Connection {
             config,
         };
         conn.remote_cids.insert(0, ids.remote);
-        conn.timers
-            .set(Timer::Handshake, now + conn.config.handshake_idle_timeout);
+        // The whole handshake may take twice the handshake idle timeout, as
+        // in quic-go; the idle timer separately ends a silent handshake.
+        conn.timers.set(
+            Timer::Handshake,
+            now + conn.config.handshake_idle_timeout * 2,
+        );
         conn.reset_idle_timer(now);
         Ok(conn)
     }

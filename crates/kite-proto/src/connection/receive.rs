@@ -56,6 +56,12 @@ impl Connection {
         if remote != self.remote && self.side == Side::Client {
             return; // a client only talks to the server it dialled
         }
+        if let State::Closed(close) = &mut self.state {
+            // RFC 9000 §10.2.1-2: closing answers with CONNECTION_CLOSE,
+            // draining stays silent; neither processes frames.
+            close.on_datagram_received();
+            return;
+        }
         let local_cid_len = self.local_cid.len();
         let mut first_dcid: Option<ConnectionId> = None;
         while !data.is_empty() {
@@ -90,9 +96,6 @@ impl Connection {
                 self.close_on_error(now, err);
                 return;
             }
-        }
-        if let State::Closed(close) = &mut self.state {
-            close.on_datagram_received();
         }
     }
 
@@ -227,10 +230,14 @@ impl Connection {
         let phase = packet.first().copied().unwrap_or(0) & KEY_PHASE_BIT != 0;
         // RFC 9001 §6.3: a different phase is the next generation, unless the
         // packet predates the current phase (a reordered old-phase packet).
-        let older = self
-            .key_update
-            .first_received_in_phase
-            .is_some_and(|first| pn < first);
+        // With the previous key still held, a packet of the other phase is
+        // old unless it follows the first packet of the current phase: after
+        // our own update the peer keeps its old phase until it sees ours.
+        let older = self.key_update.previous_remote.is_some()
+            && self
+                .key_update
+                .first_received_in_phase
+                .is_none_or(|first| pn < first);
         let result = if phase == keys.key_phase() {
             open_payload(&keys.current().remote, pn, packet, header_len).map(|r| (r, false))
         } else if older {

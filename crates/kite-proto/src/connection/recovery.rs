@@ -237,6 +237,16 @@ impl Connection {
                 self.pto_count = self.pto_count.saturating_add(1);
                 let probes = if timer.kind == TimerKind::Pto { 2 } else { 1 };
                 self.queue_probe(timer.space, probes);
+                // RFC 9002 §6.2.4: a PTO in the Initial space while Handshake
+                // data is also unacknowledged repairs both, coalesced.
+                if timer.space == SpaceId::Initial
+                    && self
+                        .space(SpaceId::Handshake)
+                        .sent
+                        .has_ack_eliciting_in_flight()
+                {
+                    self.queue_probe(SpaceId::Handshake, 1);
+                }
             }
         }
         self.set_loss_detection_timer(now);
