@@ -73,8 +73,13 @@ pub struct Endpoint {
     routes: HashMap<ConnectionId, ConnectionHandle>,
     /// The IDs each connection is reachable by, to forget them together.
     ids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
+    /// The client's original DCID of each server connection still routed.
+    original_dcid_of: HashMap<ConnectionHandle, ConnectionId>,
     next_handle: usize,
     rng: ring::rand::SystemRandom,
+    /// Static key deriving stateless reset tokens from connection IDs
+    /// (RFC 9000 §10.3.2: HMAC of the CID, so any instance can recompute it).
+    reset_key: ring::hmac::Key,
 }
 
 impl Endpoint {
@@ -85,7 +90,9 @@ impl Endpoint {
             server,
             routes: HashMap::new(),
             ids_of: HashMap::new(),
+            original_dcid_of: HashMap::new(),
             next_handle: 0,
+            reset_key: random_hmac_key(&ring::rand::SystemRandom::new()),
             rng: ring::rand::SystemRandom::new(),
         }
     }
@@ -111,6 +118,7 @@ impl Endpoint {
             local,
             remote: original_dcid,
             original_dcid,
+            reset_token: None,
         };
         let conn = Connection::new_client(now, &config, remote, server_name, ids)?;
         self.route(handle, local);
@@ -170,10 +178,12 @@ impl Endpoint {
             local,
             remote: header.scid,
             original_dcid,
+            reset_token: Some(self.reset_token(&local)),
         };
         let mut conn = Connection::new_server(now, &server, version, remote, ids, false).ok()?;
         self.route(handle, local);
         self.route(handle, original_dcid);
+        self.original_dcid_of.insert(handle, original_dcid);
         conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
             now,
             remote,
@@ -194,10 +204,33 @@ impl Endpoint {
                 for cid in self.ids_of.remove(&handle).unwrap_or_default() {
                     self.routes.remove(&cid);
                 }
+                self.original_dcid_of.remove(&handle);
             }
-            EndpointEventInner::HandshakeConfirmed => {}
+            EndpointEventInner::HandshakeConfirmed => {
+                // RFC 9000 §5.1: the client's chosen DCID routes here only
+                // until the handshake is done.
+                if let Some(odcid) = self.original_dcid_of.remove(&handle) {
+                    self.unroute(handle, &odcid);
+                }
+            }
+            EndpointEventInner::RetireId(cid) => self.unroute(handle, &cid),
+            EndpointEventInner::NeedIds(count) => {
+                let ids = (0..count.min(crate::connection::MAX_ISSUED_CIDS))
+                    .map(|_| {
+                        let cid = self.new_cid();
+                        self.route(handle, cid);
+                        (cid, self.reset_token(&cid))
+                    })
+                    .collect();
+                return Some(ConnectionEvent(ConnectionEventInner::NewIds(ids)));
+            }
         }
         None
+    }
+
+    /// Connection IDs the endpoint routes, over all connections.
+    pub fn routed_ids(&self) -> usize {
+        self.routes.len()
     }
 
     /// Connections the endpoint still routes to.
@@ -251,6 +284,23 @@ impl Endpoint {
         self.ids_of.entry(handle).or_default().push(cid);
     }
 
+    fn unroute(&mut self, handle: ConnectionHandle, cid: &ConnectionId) {
+        if self.routes.get(cid) == Some(&handle) {
+            self.routes.remove(cid);
+        }
+        if let Some(ids) = self.ids_of.get_mut(&handle) {
+            ids.retain(|c| c != cid);
+        }
+    }
+
+    /// The stateless reset token of one of our connection IDs.
+    pub(crate) fn reset_token(&self, cid: &ConnectionId) -> crate::cid::ResetToken {
+        let tag = ring::hmac::sign(&self.reset_key, cid);
+        let mut token = [0u8; crate::cid::RESET_TOKEN_LEN];
+        token.copy_from_slice(&tag.as_ref()[..crate::cid::RESET_TOKEN_LEN]);
+        crate::cid::ResetToken(token)
+    }
+
     fn new_cid(&mut self) -> ConnectionId {
         loop {
             let cid = self.random_cid(self.config.local_cid_len);
@@ -267,4 +317,12 @@ impl Endpoint {
         let _ = ring::rand::SecureRandom::fill(&self.rng, &mut bytes[..len]);
         ConnectionId::new(&bytes[..len]).unwrap_or(ConnectionId::EMPTY)
     }
+}
+
+/// A fresh random HMAC-SHA256 key (a failing system RNG leaves a fixed key,
+/// which only makes reset tokens predictable, never crashes).
+fn random_hmac_key(rng: &ring::rand::SystemRandom) -> ring::hmac::Key {
+    let mut bytes = [0u8; 32];
+    let _ = ring::rand::SecureRandom::fill(rng, &mut bytes);
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)
 }

@@ -135,7 +135,9 @@ impl Simulation {
                     );
                 }
                 while let Some(event) = conn.poll_endpoint_event() {
-                    host.endpoint.handle_event(*handle, event);
+                    if let Some(answer) = host.endpoint.handle_event(*handle, event) {
+                        conn.handle_event(answer);
+                    }
                 }
             }
         }

@@ -80,6 +80,27 @@ fn handshake_completes_on_a_clean_network() {
     assert_eq!(sim.conn(CLIENT, ch).alpn_protocol(), Some(ALPN));
 }
 
+#[test]
+fn both_sides_issue_connection_ids_up_to_the_peer_limit() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(15), LinkConfig::default(), server);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    let sh = sim.hosts[SERVER].accepted[0];
+    // RFC 9000 §5.1.1: up to active_connection_id_limit (4 here) in all.
+    let issued = sim.run_until(Duration::from_secs(1), |sim| {
+        sim.conn(CLIENT, ch).peer_cid_count() == 4 && sim.conn(SERVER, sh).peer_cid_count() == 4
+    });
+    assert!(
+        issued,
+        "client has {}, server has {}",
+        sim.conn(CLIENT, ch).peer_cid_count(),
+        sim.conn(SERVER, sh).peer_cid_count()
+    );
+    // The server's endpoint routes its 4 IDs, the client's original DCID no longer.
+    assert_eq!(sim.hosts[SERVER].endpoint.routed_ids(), 4);
+}
+
 /// The byte at `offset` of stream `index`'s payload.
 fn pattern(index: usize, offset: usize) -> u8 {
     ((offset * 31 + index) % 251) as u8

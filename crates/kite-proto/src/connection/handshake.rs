@@ -3,6 +3,7 @@
 //! yields, transport parameters and connection ID authentication (§7.3),
 //! handshake completion and confirmation, and discarding old keys (§4.9).
 
+use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -55,6 +56,8 @@ pub(crate) struct ConnectionIds {
     pub remote: ConnectionId,
     /// Destination CID of the client's first Initial: derives Initial keys.
     pub original_dcid: ConnectionId,
+    /// Server: the stateless reset token of `local` (RFC 9000 §18.2).
+    pub reset_token: Option<crate::cid::ResetToken>,
 }
 
 impl Connection {
@@ -172,6 +175,9 @@ impl Connection {
             local_cid: ids.local,
             remote_cid: ids.remote,
             original_dcid: ids.original_dcid,
+            retry_scid: None,
+            local_cids: super::cids::LocalCids::new(ids.local),
+            initial_token: Bytes::new(),
             remote_cids: Default::default(),
             remote_cid_seq: 0,
             pending_controls: Default::default(),
@@ -277,9 +283,9 @@ impl Connection {
                     "original_destination_connection_id does not match",
                 ));
             }
-            if params.retry_source_connection_id.is_some() {
+            if params.retry_source_connection_id != self.retry_scid {
                 return Err(TransportError::transport_parameter(
-                    "retry_source_connection_id without a Retry",
+                    "retry_source_connection_id does not match the Retry",
                 ));
             }
         }
@@ -348,6 +354,7 @@ impl Connection {
         self.discard_space(now, SpaceId::Handshake);
         self.endpoint_events
             .push_back(EndpointEventInner::HandshakeConfirmed);
+        self.maybe_request_ids();
     }
 
     /// Drops a space's keys and everything in flight in it (RFC 9001 §4.9,
@@ -388,6 +395,7 @@ fn local_transport_params(
     };
     if side == Side::Server {
         params.original_destination_connection_id = Some(ids.original_dcid);
+        params.stateless_reset_token = ids.reset_token;
     }
     params
 }

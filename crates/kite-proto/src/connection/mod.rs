@@ -17,6 +17,8 @@
 //! version); [`WriteError`] / [`ReadError`] / [`ClosedStream`] from stream
 //! calls.
 
+mod cids;
+pub(crate) use cids::MAX_ISSUED_CIDS;
 mod close;
 mod crypto_stream;
 mod events;
@@ -82,6 +84,8 @@ pub(crate) enum ConnectionEventInner {
         ecn: EcnCodepoint,
         data: BytesMut,
     },
+    /// Fresh connection IDs (and their reset tokens) to issue to the peer.
+    NewIds(Vec<(ConnectionId, crate::cid::ResetToken)>),
 }
 
 /// Something the connection tells its endpoint.
@@ -102,6 +106,10 @@ pub(crate) enum EndpointEventInner {
     /// The handshake is done: the client's original destination CID no
     /// longer needs to route here.
     HandshakeConfirmed,
+    /// Issue this many more connection IDs for us (RFC 9000 §5.1.1).
+    NeedIds(u64),
+    /// The peer retired this ID of ours: stop routing it.
+    RetireId(ConnectionId),
 }
 
 /// A stream call on a stream that is closed, unknown, or of the wrong
@@ -180,6 +188,13 @@ pub struct Connection {
     remote_cid: ConnectionId,
     /// The Destination CID of the client's first Initial (RFC 9000 §7.3).
     original_dcid: ConnectionId,
+    /// Client: the SCID of the Retry we followed; server: the CID it chose
+    /// in its Retry. Checked against retry_source_connection_id (§7.3).
+    retry_scid: Option<ConnectionId>,
+    /// Client: the token to put in every Initial (from a Retry).
+    initial_token: Bytes,
+    /// Connection IDs we issued, by sequence number.
+    local_cids: cids::LocalCids,
     /// Connection IDs the peer issued, by sequence number (RFC 9000 §5.1.1).
     remote_cids: std::collections::BTreeMap<u64, ConnectionId>,
     remote_cid_seq: u64,
@@ -252,6 +267,7 @@ impl Connection {
                 ecn,
                 data,
             } => self.handle_datagram(now, remote, ecn, data),
+            ConnectionEventInner::NewIds(ids) => self.on_new_local_ids(ids),
         }
     }
 
@@ -422,6 +438,11 @@ impl Connection {
     /// The transport parameters we sent.
     pub fn local_params(&self) -> &TransportParameters {
         &self.local_params
+    }
+
+    /// How many of the peer's connection IDs we hold (RFC 9000 §5.1.1).
+    pub fn peer_cid_count(&self) -> usize {
+        self.remote_cids.len()
     }
 
     /// The peer's transport parameters, once received.

@@ -100,7 +100,7 @@ impl Connection {
     }
 
     /// Version Negotiation and Retry carry no packet protection.
-    fn handle_unprotected(&mut self, _now: Instant, parsed: &ParsedHeader<'_>) {
+    fn handle_unprotected(&mut self, now: Instant, parsed: &ParsedHeader<'_>) {
         match &parsed.header {
             Header::VersionNegotiation(vn) if self.side.is_client() => {
                 // RFC 9000 §6.2: only before any packet from the server, and
@@ -112,8 +112,60 @@ impl Connection {
                 }
                 self.on_lost_silently(super::ConnectionError::VersionMismatch);
             }
+            Header::Retry {
+                retry,
+                integrity_tag,
+            } if self.side.is_client() => {
+                if !self.on_retry(now, retry, integrity_tag) {
+                    self.stats.packets_dropped += 1;
+                }
+            }
             _ => self.stats.packets_dropped += 1,
         }
+    }
+
+    /// A Retry (RFC 9000 §17.2.5.2): follow at most one, and only before any
+    /// Initial from the server; its integrity tag must verify (RFC 9001
+    /// §5.8). Returns whether it was followed.
+    fn on_retry(
+        &mut self,
+        now: Instant,
+        retry: &crate::packet::Retry<'_>,
+        integrity_tag: &[u8],
+    ) -> bool {
+        if self.retry_scid.is_some()
+            || self.space(SpaceId::Initial).any_received
+            || retry.token.is_empty()
+            || retry.version != self.version
+        {
+            return false;
+        }
+        let Ok(pseudo) = retry.pseudo_packet(&self.original_dcid) else {
+            return false;
+        };
+        if !crate::crypto::verify_retry_integrity(self.version, &pseudo, integrity_tag) {
+            return false;
+        }
+        let Ok(keys) = crate::crypto::Keys::initial(self.version, &retry.scid, Side::Client) else {
+            return false;
+        };
+        self.retry_scid = Some(retry.scid);
+        self.remote_cid = retry.scid;
+        self.remote_cids.insert(0, retry.scid);
+        self.initial_token = bytes::Bytes::copy_from_slice(retry.token);
+        // Everything sent in Initial packets goes again, under the new keys,
+        // with packet numbers continuing (RFC 9000 §17.2.5.3).
+        let space = self.space_mut(SpaceId::Initial);
+        space.keys = Some(keys);
+        let mut ranges = Vec::new();
+        space
+            .sent
+            .discard(|p| ranges.extend(p.payload.crypto.iter().copied()));
+        for (offset, len) in ranges {
+            space.crypto.on_lost(offset, len);
+        }
+        self.set_loss_detection_timer(now);
+        true
     }
 
     fn handle_packet(
@@ -312,7 +364,7 @@ impl Connection {
                 }
             }
             Frame::NewConnectionId(f) => self.on_new_connection_id(f),
-            Frame::RetireConnectionId(_) => Ok(()), // we issue only our handshake CID so far
+            Frame::RetireConnectionId(f) => self.on_retire_connection_id(f.sequence),
             Frame::PathChallenge(c) => {
                 if self.path_responses.len() >= MAX_PENDING_PATH_RESPONSES {
                     self.path_responses.pop_front();

@@ -192,7 +192,11 @@ impl Connection {
                     version: self.version,
                     dcid: self.remote_cid,
                     scid: self.local_cid,
-                    token: &[],
+                    token: if space == SpaceId::Initial {
+                        &self.initial_token
+                    } else {
+                        &[]
+                    },
                 }
                 .write(buf, PacketNumber(pn), pn_len)
                 .ok()?
