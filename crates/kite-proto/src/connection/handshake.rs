@@ -180,6 +180,7 @@ impl Connection {
             initial_token: Bytes::new(),
             remote_cids: Default::default(),
             remote_cid_seq: 0,
+            peer_reset_tokens: Vec::new(),
             pending_controls: Default::default(),
             remote,
             address_validated: false,
@@ -310,6 +311,9 @@ impl Connection {
             (true, false) => Some(theirs),
             (false, false) => Some(ours.min(theirs)),
         };
+        if let Some(token) = params.stateless_reset_token {
+            self.peer_reset_tokens.push(token);
+        }
         let peer_max =
             usize::try_from(params.max_udp_payload_size.into_inner()).unwrap_or(usize::MAX);
         self.max_datagram_size = self.max_datagram_size.min(peer_max.max(MIN_UDP_PAYLOAD));

@@ -198,6 +198,8 @@ pub struct Connection {
     /// Connection IDs the peer issued, by sequence number (RFC 9000 §5.1.1).
     remote_cids: std::collections::BTreeMap<u64, ConnectionId>,
     remote_cid_seq: u64,
+    /// Stateless reset tokens of the peer's connection IDs (RFC 9000 §10.3.1).
+    peer_reset_tokens: Vec<crate::cid::ResetToken>,
     /// Frames about connection IDs and other control waiting to be sent.
     pending_controls: VecDeque<ControlFrame>,
     remote: SocketAddr,

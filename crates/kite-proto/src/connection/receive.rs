@@ -187,9 +187,19 @@ impl Connection {
             self.stats.packets_dropped += 1;
             return Ok(());
         }
+        let tail = (info.ty == PacketType::OneRtt)
+            .then(|| crate::cid::ResetToken::from_datagram_tail(&packet))
+            .flatten();
         let Some((pn, header_len, payload)) = self.open_packet(now, &info, space_id, &mut packet)
         else {
             self.stats.packets_dropped += 1;
+            if let Some(candidate) = tail
+                && self.is_peer_reset_token(&candidate)
+            {
+                // RFC 9000 §10.3.1: a stateless reset ends the connection
+                // at once, without a word.
+                self.on_lost_silently(super::ConnectionError::Reset);
+            }
             return Ok(());
         };
         let first_byte = packet.first().copied().unwrap_or(0);
@@ -448,6 +458,10 @@ impl Connection {
             return Ok(());
         }
         self.remote_cids.insert(frame.sequence, frame.id);
+        // Bounded by the CID limit checked below (plus the handshake's).
+        if self.peer_reset_tokens.len() <= ACTIVE_CID_LIMIT as usize {
+            self.peer_reset_tokens.push(frame.reset_token);
+        }
         if frame.retire_prior_to > self.remote_cid_seq {
             let retired: Vec<u64> = self
                 .remote_cids
@@ -478,6 +492,14 @@ impl Connection {
             ));
         }
         Ok(())
+    }
+
+    /// Whether `candidate` is one of the peer's reset tokens; every token is
+    /// compared, in constant time each, so timing reveals nothing.
+    fn is_peer_reset_token(&self, candidate: &crate::cid::ResetToken) -> bool {
+        self.peer_reset_tokens
+            .iter()
+            .fold(false, |found, token| found | (token == candidate))
     }
 
     /// The peer moved to the next key phase (RFC 9001 §6.2).
