@@ -26,6 +26,10 @@ pub use crate::connection::ConnectError;
 /// that they cannot be guessed (RFC 9000 §5.1) and quic-go's default.
 pub const DEFAULT_LOCAL_CID_LEN: usize = 8;
 
+/// Default bound on server connections in handshake or waiting to be
+/// accepted: quic-go's accept queue of 32.
+pub const DEFAULT_MAX_INCOMING: usize = 32;
+
 /// Endpoint-wide settings.
 #[derive(Debug, Clone)]
 pub struct EndpointConfig {
@@ -37,6 +41,9 @@ pub struct EndpointConfig {
     pub supported_versions: Vec<Version>,
     /// Answer unknown versions with Version Negotiation.
     pub send_version_negotiation: bool,
+    /// Server connections allowed in handshake or waiting to be accepted;
+    /// past it, new Initials are refused with CONNECTION_REFUSED.
+    pub max_incoming: usize,
 }
 
 impl Default for EndpointConfig {
@@ -46,12 +53,13 @@ impl Default for EndpointConfig {
             max_udp_payload_size: 1472,
             supported_versions: Version::SUPPORTED.to_vec(),
             send_version_negotiation: true,
+            max_incoming: DEFAULT_MAX_INCOMING,
         }
     }
 }
 
 /// Names a connection within its endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionHandle(pub usize);
 
 /// What a datagram turned into.
@@ -73,6 +81,11 @@ pub struct Endpoint {
     routes: HashMap<ConnectionId, ConnectionHandle>,
     /// The IDs each connection is reachable by, to forget them together.
     ids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
+    /// Server connections still in their handshake.
+    handshaking: std::collections::HashSet<ConnectionHandle>,
+    /// Handshaken connections the application has not accepted yet, as the
+    /// runtime last reported.
+    accept_backlog: usize,
     /// The client's original DCID of each server connection still routed.
     original_dcid_of: HashMap<ConnectionHandle, ConnectionId>,
     next_handle: usize,
@@ -91,6 +104,8 @@ impl Endpoint {
             routes: HashMap::new(),
             ids_of: HashMap::new(),
             original_dcid_of: HashMap::new(),
+            handshaking: Default::default(),
+            accept_backlog: 0,
             next_handle: 0,
             reset_key: random_hmac_key(&ring::rand::SystemRandom::new()),
             rng: ring::rand::SystemRandom::new(),
@@ -172,6 +187,10 @@ impl Endpoint {
         if original_dcid.len() < 8 {
             return None;
         }
+        // The seed's accept queue: refuse rather than queue without bound.
+        if self.handshaking.len() + self.accept_backlog >= self.config.max_incoming {
+            return self.refuse(version, &original_dcid, &header.scid, remote, response_buf);
+        }
         let local = self.new_cid();
         let handle = self.next_handle();
         let ids = crate::connection::ConnectionIds {
@@ -184,6 +203,7 @@ impl Endpoint {
         self.route(handle, local);
         self.route(handle, original_dcid);
         self.original_dcid_of.insert(handle, original_dcid);
+        self.handshaking.insert(handle);
         conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
             now,
             remote,
@@ -205,8 +225,10 @@ impl Endpoint {
                     self.routes.remove(&cid);
                 }
                 self.original_dcid_of.remove(&handle);
+                self.handshaking.remove(&handle);
             }
             EndpointEventInner::HandshakeConfirmed => {
+                self.handshaking.remove(&handle);
                 // RFC 9000 §5.1: the client's chosen DCID routes here only
                 // until the handshake is done.
                 if let Some(odcid) = self.original_dcid_of.remove(&handle) {
@@ -226,6 +248,13 @@ impl Endpoint {
             }
         }
         None
+    }
+
+    /// Tells the endpoint how many handshaken connections wait for the
+    /// application to accept them; with those in handshake they count
+    /// against [`EndpointConfig::max_incoming`].
+    pub fn set_accept_backlog(&mut self, waiting: usize) {
+        self.accept_backlog = waiting;
     }
 
     /// Connection IDs the endpoint routes, over all connections.
@@ -266,6 +295,50 @@ impl Endpoint {
             &versions,
         )
         .ok()?;
+        Some(DatagramEvent::Response(Transmit {
+            destination: remote,
+            size: buf.len(),
+            ecn: None,
+        }))
+    }
+
+    /// Answers an Initial with an Initial carrying CONNECTION_CLOSE with
+    /// CONNECTION_REFUSED (RFC 9000 §5.2.2), without creating state.
+    fn refuse(
+        &mut self,
+        version: Version,
+        original_dcid: &ConnectionId,
+        client_scid: &ConnectionId,
+        remote: SocketAddr,
+        buf: &mut Vec<u8>,
+    ) -> Option<DatagramEvent> {
+        use crate::crypto::{Keys, TAG_LEN, apply_header_protection, seal_payload};
+        use crate::frame::{ConnectionClose, Frame};
+        use crate::packet::{LongHeader, LongType, PacketNumber, PnLen};
+
+        let keys = Keys::initial(version, original_dcid, crate::Side::Server).ok()?;
+        let pn_len = PnLen::new(4)?;
+        buf.clear();
+        let layout = LongHeader {
+            ty: LongType::Initial,
+            version,
+            dcid: *client_scid,
+            scid: self.random_cid(self.config.local_cid_len),
+            token: &[],
+        }
+        .write(buf, PacketNumber(0), pn_len)
+        .ok()?;
+        Frame::ConnectionClose(ConnectionClose {
+            error_code: crate::error::TransportErrorCode::CONNECTION_REFUSED,
+            frame_type: None,
+            reason: bytes::Bytes::from_static(b"server busy"),
+        })
+        .encode(buf);
+        let payload_len = buf.len() - layout.header_len() + TAG_LEN;
+        layout.set_length(buf, payload_len).ok()?;
+        buf.resize(buf.len() + TAG_LEN, 0);
+        seal_payload(&keys.local.packet, 0, buf, layout.header_len()).ok()?;
+        apply_header_protection(&keys.local.header, buf, layout.pn_offset, 4).ok()?;
         Some(DatagramEvent::Response(Transmit {
             destination: remote,
             size: buf.len(),

@@ -11,7 +11,7 @@ use kite_proto::{
     ClientConfig, Connection, ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event,
     ServerConfig,
 };
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,8 +24,8 @@ pub struct Host {
     pub addr: SocketAddr,
     /// Its endpoint.
     pub endpoint: Endpoint,
-    /// Its connections by handle.
-    pub connections: HashMap<ConnectionHandle, Connection>,
+    /// Its connections by handle (ordered, so runs are deterministic).
+    pub connections: BTreeMap<ConnectionHandle, Connection>,
     /// Connections accepted (server side) in arrival order.
     pub accepted: Vec<ConnectionHandle>,
 }
@@ -216,7 +216,7 @@ impl Host {
         Host {
             addr,
             endpoint,
-            connections: HashMap::new(),
+            connections: BTreeMap::new(),
             accepted: Vec::new(),
         }
     }

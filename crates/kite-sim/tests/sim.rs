@@ -412,3 +412,42 @@ fn keep_alive_holds_an_idle_connection_open() {
         sim.conn(CLIENT, ch)
     );
 }
+
+#[test]
+fn initials_past_the_incoming_limit_are_refused_with_connection_refused() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(16), LinkConfig::default(), server.clone());
+    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(
+        kite_proto::EndpointConfig {
+            max_incoming: 1,
+            ..Default::default()
+        },
+        Some(Arc::new(server)),
+    );
+    let first = sim.connect(CLIENT, SERVER, client.clone());
+    let second = sim.connect(CLIENT, SERVER, client);
+    let mut refused = None;
+    sim.run_until(Duration::from_secs(5), |sim| {
+        for e in sim.events(CLIENT, second) {
+            if let Event::ConnectionLost(err) = e {
+                refused = Some(err);
+            }
+        }
+        refused.is_some() && !sim.conn(CLIENT, first).is_handshaking()
+    });
+    let second_state = format!("{:?}", sim.conn(CLIENT, second));
+    let second_stats = sim.conn(CLIENT, second).stats();
+    let first_state = format!("{:?}", sim.conn(CLIENT, first));
+    let context = format!(
+        "second {second_state} {second_stats:?}; first {first_state}; net {:?}",
+        sim.network.stats()
+    );
+    match refused {
+        Some(ConnectionError::PeerTransportClose { code, .. }) => {
+            assert_eq!(code, kite_proto::TransportErrorCode::CONNECTION_REFUSED)
+        }
+        other => panic!("second connection not refused: {other:?}; {context}"),
+    }
+    assert!(!sim.conn(CLIENT, first).is_handshaking());
+    assert_eq!(sim.hosts[SERVER].accepted.len(), 1);
+}

@@ -45,6 +45,13 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
         }
         let now = Instant::now();
         let mut state = shared.lock();
+        // Connections waiting in the listener count against the endpoint's
+        // bound on incoming connections (the seed's accept queue).
+        let backlog = state
+            .listener
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity());
+        state.endpoint.set_accept_backlog(backlog);
         for (data, from) in batch.drain(..) {
             // No ECN marks read yet: that needs cmsg support (quinn-udp or socket2).
             match state
