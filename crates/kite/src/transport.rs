@@ -56,7 +56,7 @@ pub(crate) struct EndpointState {
     /// `Transport` clones and listeners; with no connections left, zero stops the driver.
     user_refs: usize,
     /// The listener's accept queue, while there is a listener.
-    listener: Option<mpsc::Sender<Connection>>,
+    pub(crate) listener: Option<mpsc::Sender<Connection>>,
 }
 
 impl TransportShared {
