@@ -399,3 +399,6 @@ fn random_hmac_key(rng: &ring::rand::SystemRandom) -> ring::hmac::Key {
     let _ = ring::rand::SecureRandom::fill(rng, &mut bytes);
     ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Endpoint behaviour on datagrams that create no connection: Version
+//! Negotiation (RFC 9000 §6), the Initial size floor (§14.1), drops.
+
+use super::*;
+use crate::packet::{LongHeader, LongType, PacketNumber, PnLen};
+use std::sync::Arc;
+
+fn addr() -> SocketAddr {
+    "127.0.0.1:5000".parse().unwrap()
+}
+
+fn server_config() -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // A server without a certificate never gets far, but the endpoint paths
+    // tested here never reach TLS.
+    let tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(rustls::server::ResolvesServerCertUsingSni::new()));
+    Arc::new(ServerConfig {
+        tls: Arc::new(tls),
+        transport: Arc::new(crate::config::TransportConfig::default()),
+    })
+}
+
+fn client_config() -> ClientConfig {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"test".to_vec()];
+    ClientConfig {
+        tls: Arc::new(tls),
+        transport: Arc::new(crate::config::TransportConfig::default()),
+    }
+}
+
+/// A long-header datagram of `version`, padded to `len` bytes.
+fn long_datagram(version: Version, len: usize) -> BytesMut {
+    let mut buf = Vec::new();
+    LongHeader {
+        ty: LongType::Initial,
+        version: Version::V1,
+        dcid: ConnectionId::new(&[7; 8]).unwrap(),
+        scid: ConnectionId::new(&[9; 4]).unwrap(),
+        token: &[],
+    }
+    .write(&mut buf, PacketNumber(0), PnLen::new(1).unwrap())
+    .unwrap();
+    buf[1..5].copy_from_slice(&version.0.to_be_bytes());
+    buf.resize(len, 0);
+    BytesMut::from(&buf[..])
+}
+
+#[test]
+fn unknown_version_of_1200_bytes_gets_version_negotiation_with_a_greased_version() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        long_datagram(Version(0x1a2a_3a4a), 1200),
+        &mut out,
+    );
+    let Some(DatagramEvent::Response(t)) = event else {
+        panic!("no Version Negotiation: {event:?}");
+    };
+    let vn = VersionNegotiation::parse(&out[..t.size]).unwrap();
+    let versions: Vec<Version> = vn.versions().collect();
+    assert!(versions.contains(&Version::V1) && versions.contains(&Version::V2));
+    assert!(versions.iter().any(|v| v.is_reserved()), "{versions:?}");
+    // RFC 9000 §17.2.1: the client's SCID comes back as the DCID.
+    let invariant = InvariantHeader::parse(&out[..t.size], 0).unwrap();
+    assert_eq!(invariant.dcid(), &[9; 4]);
+    assert_eq!(invariant.scid(), Some(&[7u8; 8][..]));
+}
+
+#[test]
+fn unknown_version_under_1200_bytes_is_dropped() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        long_datagram(Version(0x1a2a_3a4a), 1199),
+        &mut out,
+    );
+    assert!(event.is_none());
+}
+
+#[test]
+fn version_negotiation_can_be_turned_off() {
+    let config = EndpointConfig {
+        send_version_negotiation: false,
+        ..EndpointConfig::default()
+    };
+    let mut endpoint = Endpoint::new(config, Some(server_config()));
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        long_datagram(Version(0x1a2a_3a4a), 1200),
+        &mut out,
+    );
+    assert!(event.is_none());
+}
+
+#[test]
+fn version_negotiation_packet_sent_to_a_server_is_dropped() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut buf = Vec::new();
+    VersionNegotiation::write(&mut buf, 0x55, &[1; 8], &[2; 8], &[Version::V1]).unwrap();
+    buf.resize(1200, 0);
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        BytesMut::from(&buf[..]),
+        &mut out,
+    );
+    assert!(event.is_none());
+}
+
+#[test]
+fn initial_in_a_datagram_under_1200_bytes_is_dropped() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        long_datagram(Version::V1, 1199),
+        &mut out,
+    );
+    assert!(event.is_none());
+    assert_eq!(endpoint.open_connections(), 0);
+}
+
+#[test]
+fn short_header_for_an_unknown_connection_id_creates_nothing() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut out = Vec::new();
+    let mut datagram = vec![0x40u8; 60];
+    datagram[0] = 0x41;
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        BytesMut::from(&datagram[..]),
+        &mut out,
+    );
+    assert!(!matches!(event, Some(DatagramEvent::NewConnection(..))));
+    assert_eq!(endpoint.open_connections(), 0);
+}
+
+/// Feeds a Version Negotiation packet listing `versions` to a fresh client.
+fn client_after_vn(versions: &[Version]) -> Connection {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), None);
+    let now = Instant::now();
+    let (_, mut conn) = endpoint
+        .connect(now, client_config(), addr(), "localhost")
+        .unwrap();
+    let mut buf = Vec::new();
+    let first = conn.poll_transmit(now, &mut buf).unwrap();
+    let invariant = InvariantHeader::parse(&buf[..first.size], 8).unwrap();
+    let (client_dcid, client_scid) = (
+        invariant.dcid().to_vec(),
+        invariant.scid().unwrap().to_vec(),
+    );
+    let mut vn = Vec::new();
+    VersionNegotiation::write(&mut vn, 0x33, &client_scid, &client_dcid, versions).unwrap();
+    let mut out = Vec::new();
+    match endpoint.handle_datagram(now, addr(), None, BytesMut::from(&vn[..]), &mut out) {
+        Some(DatagramEvent::ConnectionEvent(_, event)) => conn.handle_event(event),
+        other => panic!("VN not routed to the client: {other:?}"),
+    }
+    *conn
+}
+
+#[test]
+fn client_gives_up_on_version_negotiation_without_its_version() {
+    let mut conn = client_after_vn(&[Version(0x1a2a_3a4a)]);
+    assert_eq!(conn.error(), Some(&crate::ConnectionError::VersionMismatch));
+    assert!(conn.is_drained());
+    assert!(matches!(
+        conn.poll(),
+        Some(crate::Event::ConnectionLost(
+            crate::ConnectionError::VersionMismatch
+        ))
+    ));
+}
+
+#[test]
+fn client_ignores_version_negotiation_listing_its_own_version() {
+    // RFC 9000 §6.2: such a packet must be ignored.
+    let conn = client_after_vn(&[Version::V1, Version(0x1a2a_3a4a)]);
+    assert!(conn.error().is_none());
+    assert!(!conn.is_closed());
+}
