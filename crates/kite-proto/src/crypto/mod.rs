@@ -14,6 +14,7 @@
 mod keys;
 mod protect;
 mod retry;
+mod token;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,10 @@ pub use keys::{
 };
 pub use protect::{apply_header_protection, open_payload, remove_header_protection, seal_payload};
 pub use retry::{RETRY_TAG_LEN, retry_integrity_tag, verify_retry_integrity};
+pub use token::{
+    MAX_TOKEN_LEN, NEW_TOKEN_LIFETIME, RETRY_TOKEN_LIFETIME, TOKEN_KEY_LEN, TokenError, TokenKey,
+    TokenKind, ValidatedToken, open_token, seal_new_token, seal_retry_token, token_kind, unix_secs,
+};
 
 use crate::version::Version;
 use rustls::Tls13CipherSuite;
