@@ -87,25 +87,6 @@ impl fmt::Display for ConnectionId {
 #[derive(Clone, Copy)]
 pub struct ResetToken(pub [u8; RESET_TOKEN_LEN]);
 
-impl ResetToken {
-    /// The last 16 bytes of a received packet, which would be the token if it
-    /// were a stateless reset; `None` for packets shorter than the smallest
-    /// reset (RFC 9000 §10.3: 21 bytes).
-    pub fn from_datagram_tail(packet: &[u8]) -> Option<ResetToken> {
-        if packet.len() < MIN_STATELESS_RESET_LEN {
-            return None;
-        }
-        let tail = packet.get(packet.len() - RESET_TOKEN_LEN..)?;
-        let mut token = [0u8; RESET_TOKEN_LEN];
-        token.copy_from_slice(tail);
-        Some(ResetToken(token))
-    }
-}
-
-/// The smallest stateless reset: 5 bytes that look like a short header and
-/// the 16-byte token (RFC 9000 §10.3).
-pub const MIN_STATELESS_RESET_LEN: usize = 21;
-
 impl PartialEq for ResetToken {
     fn eq(&self, other: &Self) -> bool {
         // RFC 9000 §10.3.1: compare without early exit.

@@ -101,4 +101,66 @@ pub struct ClientConfig {
     pub tls: Arc<rustls::ClientConfig>,
     /// Transport settings of the connection.
     pub transport: Arc<TransportConfig>,
+    /// Keeps servers' NEW_TOKEN tokens for later connections (RFC 9000
+    /// §8.1.3); `None` forgets them.
+    pub token_store: Option<Arc<dyn TokenStore>>,
+}
+
+impl ClientConfig {
+    /// A client config with `tls`, default transport settings and an
+    /// in-memory token store.
+    pub fn new(tls: Arc<rustls::ClientConfig>) -> Self {
+        ClientConfig {
+            tls,
+            transport: Arc::new(TransportConfig::default()),
+            token_store: Some(Arc::new(TokenMemoryCache::default())),
+        }
+    }
+}
+
+/// Where a client keeps address validation tokens, by server name.
+pub trait TokenStore: Send + Sync {
+    /// Keeps a token the server named `server_name` sent.
+    fn insert(&self, server_name: &str, token: bytes::Bytes);
+    /// Takes a token for `server_name`, if one is kept; each is used once
+    /// (RFC 9000 §8.1.3: reuse would let observers link connections).
+    fn take(&self, server_name: &str) -> Option<bytes::Bytes>;
+}
+
+/// Tokens kept per server at most by [`TokenMemoryCache`].
+pub const TOKENS_PER_SERVER: usize = 2;
+/// Servers [`TokenMemoryCache`] remembers at most; the oldest is forgotten.
+pub const TOKEN_CACHE_SERVERS: usize = 256;
+
+/// An in-memory [`TokenStore`] bounded in servers and tokens per server.
+#[derive(Debug, Default)]
+pub struct TokenMemoryCache {
+    inner: std::sync::Mutex<std::collections::VecDeque<(String, Vec<bytes::Bytes>)>>,
+}
+
+impl TokenStore for TokenMemoryCache {
+    fn insert(&self, server_name: &str, token: bytes::Bytes) {
+        let Ok(mut servers) = self.inner.lock() else {
+            return;
+        };
+        let index = servers.iter().position(|(name, _)| name == server_name);
+        let mut entry = match index.and_then(|i| servers.remove(i)) {
+            Some(entry) => entry,
+            None => (server_name.to_owned(), Vec::new()),
+        };
+        entry.1.push(token);
+        if entry.1.len() > TOKENS_PER_SERVER {
+            entry.1.remove(0);
+        }
+        servers.push_back(entry);
+        while servers.len() > TOKEN_CACHE_SERVERS {
+            servers.pop_front();
+        }
+    }
+
+    fn take(&self, server_name: &str) -> Option<bytes::Bytes> {
+        let mut servers = self.inner.lock().ok()?;
+        let (_, tokens) = servers.iter_mut().find(|(name, _)| name == server_name)?;
+        tokens.pop()
+    }
 }

@@ -49,6 +49,7 @@ fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) 
         ClientConfig {
             tls: Arc::new(client),
             transport,
+            token_store: Some(Arc::new(kite_proto::config::TokenMemoryCache::default())),
         },
     )
 }

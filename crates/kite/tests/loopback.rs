@@ -59,6 +59,7 @@ fn configs(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
         ClientConfig {
             tls: Arc::new(client_tls),
             transport,
+            token_store: Some(Arc::new(kite_proto::config::TokenMemoryCache::default())),
         },
     )
 }

@@ -56,6 +56,9 @@ pub(crate) struct ConnectionIds {
     pub remote: ConnectionId,
     /// Destination CID of the client's first Initial: derives Initial keys.
     pub original_dcid: ConnectionId,
+    /// Server, after a Retry: the client's first DCID, from the token; then
+    /// `original_dcid` is the Retry's SCID (RFC 9000 §7.3).
+    pub retried_from: Option<ConnectionId>,
     /// Server: the stateless reset token of `local` (RFC 9000 §18.2).
     pub reset_token: Option<crate::cid::ResetToken>,
 }
@@ -95,6 +98,13 @@ impl Connection {
             tls.into(),
         )?;
         conn.address_validated = true; // a client trusts the address it dialled
+        if let Some(store) = &config.token_store {
+            // RFC 9000 §8.1.3: a NEW_TOKEN token from an earlier connection.
+            if let Some(token) = store.take(server_name) {
+                conn.initial_token = token;
+            }
+            conn.token_store = Some((server_name.to_owned(), store.clone()));
+        }
         conn.process_tls_output();
         Ok(conn)
     }
@@ -178,6 +188,7 @@ impl Connection {
             retry_scid: None,
             local_cids: super::cids::LocalCids::new(ids.local),
             initial_token: Bytes::new(),
+            token_store: None,
             remote_cids: Default::default(),
             remote_cid_seq: 0,
             peer_reset_tokens: Vec::new(),
@@ -357,7 +368,7 @@ impl Connection {
         self.peer_validated_address = true;
         self.discard_space(now, SpaceId::Handshake);
         self.endpoint_events
-            .push_back(EndpointEventInner::HandshakeConfirmed);
+            .push_back(EndpointEventInner::HandshakeConfirmed { now });
         self.maybe_request_ids();
     }
 
@@ -398,7 +409,10 @@ fn local_transport_params(
         ..TransportParameters::default()
     };
     if side == Side::Server {
-        params.original_destination_connection_id = Some(ids.original_dcid);
+        // RFC 9000 §7.3: after a Retry, the first DCID and the Retry's SCID.
+        params.original_destination_connection_id =
+            Some(ids.retried_from.unwrap_or(ids.original_dcid));
+        params.retry_source_connection_id = ids.retried_from.map(|_| ids.original_dcid);
         params.stateless_reset_token = ids.reset_token;
     }
     params

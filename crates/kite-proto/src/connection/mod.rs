@@ -86,6 +86,8 @@ pub(crate) enum ConnectionEventInner {
     },
     /// Fresh connection IDs (and their reset tokens) to issue to the peer.
     NewIds(Vec<(ConnectionId, crate::cid::ResetToken)>),
+    /// A token to give the client in NEW_TOKEN (RFC 9000 §8.1.3).
+    NewToken(Bytes),
 }
 
 /// Something the connection tells its endpoint.
@@ -104,8 +106,11 @@ pub(crate) enum EndpointEventInner {
     /// The connection ended; forget its connection IDs.
     Drained,
     /// The handshake is done: the client's original destination CID no
-    /// longer needs to route here.
-    HandshakeConfirmed,
+    /// longer needs to route here, and a server may send NEW_TOKEN.
+    HandshakeConfirmed {
+        /// When it was confirmed (token issue time).
+        now: Instant,
+    },
     /// Issue this many more connection IDs for us (RFC 9000 §5.1.1).
     NeedIds(u64),
     /// The peer retired this ID of ours: stop routing it.
@@ -191,8 +196,10 @@ pub struct Connection {
     /// Client: the SCID of the Retry we followed; server: the CID it chose
     /// in its Retry. Checked against retry_source_connection_id (§7.3).
     retry_scid: Option<ConnectionId>,
-    /// Client: the token to put in every Initial (from a Retry).
+    /// Client: the token to put in every Initial (from a Retry or NEW_TOKEN).
     initial_token: Bytes,
+    /// Client: the server's name and where to keep its NEW_TOKEN tokens.
+    token_store: Option<(String, Arc<dyn crate::config::TokenStore>)>,
     /// Connection IDs we issued, by sequence number.
     local_cids: cids::LocalCids,
     /// Connection IDs the peer issued, by sequence number (RFC 9000 §5.1.1).
@@ -270,6 +277,11 @@ impl Connection {
                 data,
             } => self.handle_datagram(now, remote, ecn, data),
             ConnectionEventInner::NewIds(ids) => self.on_new_local_ids(ids),
+            ConnectionEventInner::NewToken(token) => {
+                if self.side == Side::Server && self.is_usable() {
+                    self.push_control(ControlFrame::NewToken(token));
+                }
+            }
         }
     }
 

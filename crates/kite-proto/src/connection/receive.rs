@@ -188,7 +188,7 @@ impl Connection {
             return Ok(());
         }
         let tail = (info.ty == PacketType::OneRtt)
-            .then(|| crate::cid::ResetToken::from_datagram_tail(&packet))
+            .then(|| crate::cid::reset_token_candidate(&packet))
             .flatten();
         let Some((pn, header_len, payload)) = self.open_packet(now, &info, space_id, &mut packet)
         else {
@@ -363,14 +363,17 @@ impl Connection {
             }
             Frame::StreamDataBlocked(b) => self.streams.handle_stream_data_blocked(b.id, b.limit),
             Frame::StreamsBlocked(b) => self.streams.handle_streams_blocked(b.dir, b.limit),
-            Frame::NewToken(_) => {
+            Frame::NewToken(t) => {
                 if self.side == Side::Server {
                     // RFC 9000 §19.7: only servers send NEW_TOKEN.
                     Err(TransportError::protocol_violation(
                         "NEW_TOKEN from a client",
                     ))
                 } else {
-                    Ok(()) // stored for later connections once resumption lands
+                    if let Some((name, store)) = &self.token_store {
+                        store.insert(name, t.token);
+                    }
+                    Ok(())
                 }
             }
             Frame::NewConnectionId(f) => self.on_new_connection_id(f),

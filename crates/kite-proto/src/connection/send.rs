@@ -314,6 +314,9 @@ impl Connection {
                 ControlFrame::RetireConnectionId(seq) => {
                     Frame::RetireConnectionId(crate::frame::RetireConnectionId { sequence: *seq })
                 }
+                ControlFrame::NewToken(token) => Frame::NewToken(crate::frame::NewToken {
+                    token: token.clone(),
+                }),
             };
             if frame.encoded_len() > b.room(buf) {
                 break;

@@ -49,6 +49,8 @@ pub enum ControlFrame {
     NewConnectionId(crate::frame::NewConnectionId),
     /// RETIRE_CONNECTION_ID of this sequence number.
     RetireConnectionId(u64),
+    /// NEW_TOKEN with a token for the client's next connection.
+    NewToken(bytes::Bytes),
 }
 
 /// One packet number space.

@@ -2,7 +2,7 @@
 //! Negotiation (RFC 9000 §6), the Initial size floor (§14.1), drops.
 
 use super::*;
-use crate::packet::{LongHeader, LongType, PacketNumber, PnLen};
+use crate::packet::{LongHeader, LongType, PacketNumber, PnLen, VersionNegotiation};
 use std::sync::Arc;
 
 fn addr() -> SocketAddr {
@@ -32,10 +32,7 @@ fn client_config() -> ClientConfig {
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"test".to_vec()];
-    ClientConfig {
-        tls: Arc::new(tls),
-        transport: Arc::new(crate::config::TransportConfig::default()),
-    }
+    ClientConfig::new(Arc::new(tls))
 }
 
 /// A long-header datagram of `version`, padded to `len` bytes.

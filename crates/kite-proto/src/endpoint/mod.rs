@@ -1,0 +1,481 @@
+//! The endpoint: the seed's `Transport.handlePacket` and `baseServer` in
+//! sans-I/O form. It routes datagrams to connections by destination
+//! connection ID (RFC 9000 §5.2); answers what belongs to no connection
+//! (Version Negotiation, stateless reset, Retry, refusals: `stateless`);
+//! checks address validation tokens (§8.1); and creates server connections
+//! from Initials of at least 1200 bytes (§14.1). It owns no connection: each
+//! lives wherever its driver keeps it and talks back through
+//! [`EndpointEvent`]s.
+
+mod stateless;
+
+use bytes::{Bytes, BytesMut};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::cid::{ConnectionId, ConnectionIdGenerator, RandomConnectionIdGenerator, ResetKey};
+use crate::config::{ClientConfig, ServerConfig};
+use crate::connection::{
+    Connection, ConnectionEvent, ConnectionEventInner, ConnectionIds, EcnCodepoint, EndpointEvent,
+    EndpointEventInner, MIN_UDP_PAYLOAD, Transmit,
+};
+use crate::crypto::{
+    NEW_TOKEN_LIFETIME, RETRY_TOKEN_LIFETIME, TokenError, TokenKey, TokenKind, ValidatedToken,
+};
+use crate::error::TransportErrorCode;
+use crate::packet::{Header, InvariantHeader, PacketType, ParsedHeader};
+use crate::version::Version;
+
+pub use crate::connection::ConnectError;
+pub use stateless::MAX_STATELESS_RESETS_PER_SECOND;
+
+/// Default bound on server connections in handshake or waiting to be
+/// accepted: quic-go's accept queue of 32.
+pub const DEFAULT_MAX_INCOMING: usize = 32;
+
+/// With the default address validation policy, Retry starts once this many
+/// handshakes are in progress: below it a spoofed flood costs little, above
+/// it each handshake must first prove its address.
+pub const DEFAULT_RETRY_THRESHOLD: usize = 16;
+
+/// Decides per client address whether to ask for address validation (Retry)
+/// before creating state; `None` in [`EndpointConfig`] means "when the
+/// handshakes in progress reach [`DEFAULT_RETRY_THRESHOLD`]".
+pub type VerifySourceAddress = Arc<dyn Fn(SocketAddr) -> bool + Send + Sync>;
+
+/// Endpoint-wide settings: what belongs to the socket, not to a connection.
+#[derive(Clone)]
+pub struct EndpointConfig {
+    /// Makes our connection IDs (fixed length; pluggable for load balancers).
+    pub cid_generator: Arc<dyn ConnectionIdGenerator>,
+    /// Static key of stateless reset tokens (RFC 9000 §10.3.2).
+    pub reset_key: Arc<ResetKey>,
+    /// Key sealing Retry and NEW_TOKEN tokens (RFC 9000 §8.1.3).
+    pub token_key: Arc<TokenKey>,
+    /// How long a Retry token is accepted.
+    pub retry_token_lifetime: Duration,
+    /// How long a NEW_TOKEN token validates a later connection.
+    pub new_token_lifetime: Duration,
+    /// Send Retry to this address first; `None`: when busy (see above).
+    pub verify_source_address: Option<VerifySourceAddress>,
+    /// Largest UDP payload we accept.
+    pub max_udp_payload_size: u16,
+    /// Versions we accept from clients.
+    pub supported_versions: Vec<Version>,
+    /// Answer unknown versions with Version Negotiation.
+    pub send_version_negotiation: bool,
+    /// Server connections allowed in handshake or waiting to be accepted;
+    /// past it, new Initials are refused with CONNECTION_REFUSED.
+    pub max_incoming: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        // A failing system RNG leaves fixed keys: tokens become guessable,
+        // nothing crashes. ring's RNG does not fail on supported systems.
+        let reset_key = ResetKey::random().unwrap_or_else(|_| ResetKey::from_bytes(&[0; 32]));
+        let token_key = TokenKey::random().unwrap_or_else(|_| TokenKey::from_bytes(&[0; 32]));
+        EndpointConfig {
+            cid_generator: Arc::new(RandomConnectionIdGenerator::default()),
+            reset_key: Arc::new(reset_key),
+            token_key: Arc::new(token_key),
+            retry_token_lifetime: RETRY_TOKEN_LIFETIME,
+            new_token_lifetime: NEW_TOKEN_LIFETIME,
+            verify_source_address: None,
+            max_udp_payload_size: 1472,
+            supported_versions: Version::SUPPORTED.to_vec(),
+            send_version_negotiation: true,
+            max_incoming: DEFAULT_MAX_INCOMING,
+        }
+    }
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("cid_len", &self.cid_generator.cid_len())
+            .field("supported_versions", &self.supported_versions)
+            .field("max_incoming", &self.max_incoming)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names a connection within its endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionHandle(pub usize);
+
+/// What a datagram turned into.
+#[derive(Debug)]
+pub enum DatagramEvent {
+    /// It belongs to an existing connection: hand the event to it.
+    ConnectionEvent(ConnectionHandle, ConnectionEvent),
+    /// A new incoming connection, already fed its first datagram.
+    NewConnection(ConnectionHandle, Box<Connection>),
+    /// A stateless answer written into the response buffer: send it.
+    Response(Transmit),
+}
+
+/// Routes datagrams for every connection on one socket.
+pub struct Endpoint {
+    config: EndpointConfig,
+    server: Option<Arc<ServerConfig>>,
+    /// Our connection IDs and the client-chosen original DCIDs, by connection.
+    routes: HashMap<ConnectionId, ConnectionHandle>,
+    /// The IDs each connection is reachable by, to forget them together.
+    ids_of: HashMap<ConnectionHandle, Vec<ConnectionId>>,
+    /// The client's original DCID of each server connection still routed.
+    original_dcid_of: HashMap<ConnectionHandle, ConnectionId>,
+    /// Server connections still in their handshake.
+    handshaking: HashSet<ConnectionHandle>,
+    /// Handshaken connections the application has not accepted yet, as the
+    /// runtime last reported.
+    accept_backlog: usize,
+    /// Server connections that get a NEW_TOKEN once confirmed, with the
+    /// client's address.
+    token_address: HashMap<ConnectionHandle, SocketAddr>,
+    next_handle: usize,
+    rng: ring::rand::SystemRandom,
+    reset_limiter: stateless::ResetLimiter,
+    /// Wall clock for tokens: `(instant, unix seconds)` read together.
+    wall_clock: Option<(Instant, u64)>,
+}
+
+impl Endpoint {
+    /// An endpoint; with a server config it accepts connections.
+    pub fn new(config: EndpointConfig, server: Option<Arc<ServerConfig>>) -> Self {
+        Endpoint {
+            config,
+            server,
+            routes: HashMap::new(),
+            ids_of: HashMap::new(),
+            original_dcid_of: HashMap::new(),
+            handshaking: HashSet::new(),
+            accept_backlog: 0,
+            token_address: HashMap::new(),
+            next_handle: 0,
+            rng: ring::rand::SystemRandom::new(),
+            reset_limiter: Default::default(),
+            wall_clock: None,
+        }
+    }
+
+    /// Starts or stops accepting connections.
+    pub fn set_server_config(&mut self, server: Option<Arc<ServerConfig>>) {
+        self.server = server;
+    }
+
+    /// Anchors token times to the wall clock: `unix_secs` seconds since the
+    /// UNIX epoch at `now`. Without it, token times count from the first
+    /// datagram, which is enough while tokens are checked by this process.
+    pub fn set_wall_clock(&mut self, now: Instant, unix_secs: u64) {
+        self.wall_clock = Some((now, unix_secs));
+    }
+
+    /// Starts a client connection to `remote`.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        config: ClientConfig,
+        remote: SocketAddr,
+        server_name: &str,
+    ) -> Result<(ConnectionHandle, Box<Connection>), ConnectError> {
+        let local = self.new_cid();
+        // RFC 9000 §7.2: the first DCID is random, at least 8 bytes.
+        let original_dcid = self.random_cid(8);
+        let handle = self.next_handle();
+        let ids = ConnectionIds {
+            local,
+            remote: original_dcid,
+            original_dcid,
+            retried_from: None,
+            reset_token: None,
+        };
+        let conn = Connection::new_client(now, &config, remote, server_name, ids)?;
+        self.route(handle, local);
+        Ok((handle, Box::new(conn)))
+    }
+
+    /// Handles one received datagram.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        ecn: Option<EcnCodepoint>,
+        data: BytesMut,
+        response_buf: &mut Vec<u8>,
+    ) -> Option<DatagramEvent> {
+        let ecn = ecn.unwrap_or(EcnCodepoint::NotEct);
+        let cid_len = self.config.cid_generator.cid_len();
+        let invariant = InvariantHeader::parse(&data, cid_len).ok()?;
+        let dcid = ConnectionId::new(invariant.dcid()).ok();
+        if let Some(handle) = dcid.and_then(|cid| self.routes.get(&cid)).copied() {
+            return Some(DatagramEvent::ConnectionEvent(
+                handle,
+                ConnectionEvent(ConnectionEventInner::Datagram {
+                    now,
+                    remote,
+                    ecn,
+                    data,
+                }),
+            ));
+        }
+        let Some(version) = invariant.version() else {
+            // A short header for an ID we do not know: tell the peer its
+            // connection is gone (RFC 9000 §10.3).
+            let len = data.len();
+            return self.stateless_reset(now, invariant.dcid(), len, remote, response_buf);
+        };
+        if version == Version::NEGOTIATION {
+            return None; // RFC 9000 §6.1: a server never answers a VN packet
+        }
+        if !self.config.supported_versions.contains(&version) {
+            return self.version_negotiation(&invariant, data.len(), remote, response_buf);
+        }
+        self.handle_first_initial(now, remote, ecn, version, data, response_buf)
+    }
+
+    /// An Initial for no known connection: the seed's `handleInitialImpl`.
+    fn handle_first_initial(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        ecn: EcnCodepoint,
+        version: Version,
+        data: BytesMut,
+        response_buf: &mut Vec<u8>,
+    ) -> Option<DatagramEvent> {
+        let server = self.server.clone()?;
+        // RFC 9000 §14.1: Initials in datagrams under 1200 bytes are dropped.
+        if data.len() < MIN_UDP_PAYLOAD {
+            return None;
+        }
+        let parsed = ParsedHeader::parse(&data, self.config.cid_generator.cid_len()).ok()?;
+        if parsed.header.packet_type() != PacketType::Initial {
+            return None; // 0-RTT before its Initial, Handshake: dropped
+        }
+        let Header::Long { header, .. } = parsed.header else {
+            return None;
+        };
+        let client_dcid = header.dcid;
+        let client_scid = header.scid;
+        // RFC 9000 §7.2: a client's first DCID is at least 8 bytes.
+        if client_dcid.len() < 8 {
+            return None;
+        }
+        if self.handshaking.len() + self.accept_backlog >= self.config.max_incoming {
+            return self.close_initial(
+                version,
+                &client_dcid,
+                &client_scid,
+                TransportErrorCode::CONNECTION_REFUSED,
+                b"server busy",
+                remote,
+                response_buf,
+            );
+        }
+        let unix_now = self.unix_secs(now);
+        let mut validated = false;
+        let mut retried_from = None;
+        if !header.token.is_empty() {
+            match crate::crypto::open_token(
+                &self.config.token_key,
+                header.token,
+                remote,
+                unix_now,
+                self.config.retry_token_lifetime,
+                self.config.new_token_lifetime,
+            ) {
+                Ok(ValidatedToken::Retry {
+                    original_dcid,
+                    retry_scid,
+                }) if retry_scid == client_dcid => {
+                    validated = true;
+                    retried_from = Some(original_dcid);
+                }
+                Ok(ValidatedToken::NewToken) => validated = true,
+                // RFC 9000 §8.1.3: a bad Retry token closes with INVALID_TOKEN;
+                // a bad NEW_TOKEN token is ignored (it may be from elsewhere).
+                Ok(ValidatedToken::Retry { .. }) | Err(_)
+                    if crate::crypto::token_kind(header.token) == Some(TokenKind::Retry) =>
+                {
+                    return self.close_initial(
+                        version,
+                        &client_dcid,
+                        &client_scid,
+                        TransportErrorCode::INVALID_TOKEN,
+                        b"invalid Retry token",
+                        remote,
+                        response_buf,
+                    );
+                }
+                Ok(ValidatedToken::Retry { .. })
+                | Err(TokenError::Malformed)
+                | Err(TokenError::Forged)
+                | Err(TokenError::Expired)
+                | Err(TokenError::WrongAddress) => {}
+            }
+        }
+        if !validated && self.wants_retry(remote) {
+            return self.retry(
+                version,
+                &client_dcid,
+                &client_scid,
+                remote,
+                unix_now,
+                response_buf,
+            );
+        }
+        let local = self.new_cid();
+        let handle = self.next_handle();
+        let ids = ConnectionIds {
+            local,
+            remote: client_scid,
+            original_dcid: client_dcid,
+            retried_from,
+            reset_token: Some(self.config.reset_key.token(&local)),
+        };
+        let mut conn =
+            Connection::new_server(now, &server, version, remote, ids, validated).ok()?;
+        self.route(handle, local);
+        self.route(handle, client_dcid);
+        self.original_dcid_of.insert(handle, client_dcid);
+        self.handshaking.insert(handle);
+        self.token_address.insert(handle, remote);
+        conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
+            now,
+            remote,
+            ecn,
+            data,
+        }));
+        Some(DatagramEvent::NewConnection(handle, Box::new(conn)))
+    }
+
+    /// Takes an event a connection produced; may answer with one for it.
+    pub fn handle_event(
+        &mut self,
+        handle: ConnectionHandle,
+        event: EndpointEvent,
+    ) -> Option<ConnectionEvent> {
+        match event.0 {
+            EndpointEventInner::Drained => {
+                for cid in self.ids_of.remove(&handle).unwrap_or_default() {
+                    self.routes.remove(&cid);
+                }
+                self.original_dcid_of.remove(&handle);
+                self.handshaking.remove(&handle);
+                self.token_address.remove(&handle);
+            }
+            EndpointEventInner::HandshakeConfirmed { now } => {
+                self.handshaking.remove(&handle);
+                // RFC 9000 §5.1: the client's chosen DCID routes here only
+                // until the handshake is done.
+                if let Some(odcid) = self.original_dcid_of.remove(&handle) {
+                    self.unroute(handle, &odcid);
+                }
+                // RFC 9000 §8.1.3: a token for the client's next connection.
+                let address = self.token_address.remove(&handle)?;
+                let unix_now = self.unix_secs(now);
+                let token =
+                    crate::crypto::seal_new_token(&self.config.token_key, address.ip(), unix_now)
+                        .ok()?;
+                return Some(ConnectionEvent(ConnectionEventInner::NewToken(
+                    Bytes::from(token),
+                )));
+            }
+            EndpointEventInner::RetireId(cid) => self.unroute(handle, &cid),
+            EndpointEventInner::NeedIds(count) => {
+                let ids = (0..count.min(crate::connection::MAX_ISSUED_CIDS))
+                    .map(|_| {
+                        let cid = self.new_cid();
+                        self.route(handle, cid);
+                        (cid, self.config.reset_key.token(&cid))
+                    })
+                    .collect();
+                return Some(ConnectionEvent(ConnectionEventInner::NewIds(ids)));
+            }
+        }
+        None
+    }
+
+    /// Tells the endpoint how many handshaken connections wait for the
+    /// application to accept them; with those in handshake they count
+    /// against [`EndpointConfig::max_incoming`].
+    pub fn set_accept_backlog(&mut self, waiting: usize) {
+        self.accept_backlog = waiting;
+    }
+
+    /// Connection IDs the endpoint routes, over all connections.
+    pub fn routed_ids(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Connections the endpoint still routes to.
+    pub fn open_connections(&self) -> usize {
+        self.ids_of.len()
+    }
+
+    /// Server connections whose handshake is in progress.
+    pub fn handshakes_in_progress(&self) -> usize {
+        self.handshaking.len()
+    }
+
+    fn wants_retry(&self, remote: SocketAddr) -> bool {
+        match &self.config.verify_source_address {
+            Some(verify) => verify(remote),
+            None => self.handshaking.len() >= DEFAULT_RETRY_THRESHOLD,
+        }
+    }
+
+    /// Seconds since the UNIX epoch at `now`, for token times.
+    fn unix_secs(&mut self, now: Instant) -> u64 {
+        let (anchor, secs) = *self.wall_clock.get_or_insert((now, 0));
+        secs + now.saturating_duration_since(anchor).as_secs()
+    }
+
+    fn next_handle(&mut self) -> ConnectionHandle {
+        let handle = ConnectionHandle(self.next_handle);
+        self.next_handle += 1;
+        handle
+    }
+
+    fn route(&mut self, handle: ConnectionHandle, cid: ConnectionId) {
+        self.routes.insert(cid, handle);
+        self.ids_of.entry(handle).or_default().push(cid);
+    }
+
+    fn unroute(&mut self, handle: ConnectionHandle, cid: &ConnectionId) {
+        if self.routes.get(cid) == Some(&handle) {
+            self.routes.remove(cid);
+        }
+        if let Some(ids) = self.ids_of.get_mut(&handle) {
+            ids.retain(|c| c != cid);
+        }
+    }
+
+    /// A connection ID of ours not routed yet. The generator's IDs are
+    /// random; after a few collisions (a broken generator) the last one is
+    /// used anyway, replacing the older route, rather than looping forever.
+    fn new_cid(&mut self) -> ConnectionId {
+        let mut cid = self.config.cid_generator.generate();
+        for _ in 0..8 {
+            if !self.routes.contains_key(&cid) {
+                break;
+            }
+            cid = self.config.cid_generator.generate();
+        }
+        cid
+    }
+
+    fn random_cid(&self, len: usize) -> ConnectionId {
+        let mut bytes = [0u8; crate::cid::MAX_CID_LEN];
+        let len = len.min(crate::cid::MAX_CID_LEN);
+        let _ = ring::rand::SecureRandom::fill(&self.rng, &mut bytes[..len]);
+        ConnectionId::new(&bytes[..len]).unwrap_or(ConnectionId::EMPTY)
+    }
+}
+
+#[cfg(test)]
+mod tests;
