@@ -1,7 +1,12 @@
-//! The `kite` command line. Today it has `inspect`, a datagram decoder; the
-//! `demo`, `echo` and `perf` commands of DESIGN.md arrive with connections.
+//! The `kite` command line (DESIGN.md, "kite-cli"): `demo` runs quic-go's echo
+//! example in one process, `echo server`/`echo client` speak it with other
+//! stacks, and `inspect` decodes a datagram. Each command prints its result on
+//! stdout; a failure is one `kite: ...` line on stderr and a non-zero exit.
 
+mod demo;
+mod echo;
 mod inspect;
+mod tls;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,6 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an echo server and client in one process over loopback (quic-go's
+    /// echo example) and print each step.
+    Demo,
+    /// Echo server and client of quic-go's echo example (ALPN quic-echo-example).
+    Echo {
+        #[command(subcommand)]
+        role: EchoRole,
+    },
     /// Decode a UDP datagram given in hex: the headers of its coalesced
     /// packets, and the frames of client Initial packets (whose keys derive
     /// from the packet itself, RFC 9001 §5.2).
@@ -28,19 +41,43 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum EchoRole {
+    /// Echo every bidirectional stream of every connection back to its sender.
+    Server(echo::ServerArgs),
+    /// Send patterned bytes on K streams and check that they come back unchanged.
+    Client(echo::ClientArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect { hex, cid_len } => inspect::run(&hex, cid_len),
+        Command::Inspect { hex, cid_len } => inspect::run(&hex, cid_len).map(|report| {
+            print!("{report}");
+        }),
+        Command::Demo => block_on(demo::run()),
+        Command::Echo {
+            role: EchoRole::Server(args),
+        } => block_on(echo::run_server(args)),
+        Command::Echo {
+            role: EchoRole::Client(args),
+        } => block_on(echo::run_client(args)),
     };
     match result {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("kite: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a command on a multi-threaded tokio runtime: kite's driver and
+/// connection tasks, and the streams' tasks, then run in parallel.
+fn block_on(command: impl Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the tokio runtime: {e}"))?
+        .block_on(command)
 }

@@ -1,0 +1,429 @@
+//! `kite echo server` and `kite echo client`: quic-go's echo example, as the
+//! interop peers (interop/quinn-peer, interop/aioquic_peer.py) speak it. The
+//! client opens K bidirectional streams, sends N patterned bytes on each and
+//! finishes; the server echoes every stream back and finishes it; the client
+//! checks every byte and prints `echo ok streams=K bytes=N secs=S`.
+
+use crate::tls::{self, DEFAULT_ALPN, Identity, SELF_SIGNED_NAME, Trust};
+use bytes::Bytes;
+use kite::{Connection, ConnectionError, RecvStream, SendStream, Transport, TransportConfig};
+use kite_proto::TransportErrorCode;
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Length after which a stream's pattern repeats. 251 is prime, so the pattern
+/// never lines up with power-of-two chunking: a misplaced chunk is a mismatch.
+const PATTERN_PERIOD: usize = 251;
+
+/// Bytes the client hands to a stream per write: enough to keep the pipe full,
+/// small enough that a huge `--size` is never held in memory at once.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// How long a client waits after closing for its connection to drain, so the
+/// CONNECTION_CLOSE is sent before the process exits. Draining lasts three PTOs
+/// (RFC 9000 §10.2); past this bound the client exits anyway.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// How often the client checks whether its connection has drained.
+const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// Application close code and reason of a client done with its connection.
+const DONE_CODE: u64 = 0;
+const DONE_REASON: &[u8] = b"done";
+
+/// Flags of `kite echo server`.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// UDP address to bind; port 0 picks a free one (printed on the first line).
+    #[arg(long)]
+    listen: SocketAddr,
+    /// ALPN protocol to accept.
+    #[arg(long, default_value = DEFAULT_ALPN)]
+    alpn: String,
+    /// PEM certificate chain; a self-signed `localhost` one is made when absent.
+    #[arg(long, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key for `--cert`.
+    #[arg(long, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Send a Retry to every new connection (not supported yet).
+    #[arg(long)]
+    retry: bool,
+    /// Accept 0-RTT data (not supported yet).
+    #[arg(long)]
+    zero_rtt: bool,
+    /// Write a qlog file per connection into this directory (not supported yet).
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
+    /// Exit after this many connections have ended, printing `done conns=M`.
+    #[arg(long, value_name = "M")]
+    max_conns: Option<u64>,
+}
+
+/// Flags of `kite echo client`.
+#[derive(clap::Args)]
+pub struct ClientArgs {
+    /// Server address, `host:port`.
+    #[arg(long)]
+    connect: String,
+    /// Name sent as SNI and checked against the server's certificate.
+    #[arg(long, default_value = SELF_SIGNED_NAME)]
+    server_name: String,
+    /// ALPN protocol to offer.
+    #[arg(long, default_value = DEFAULT_ALPN)]
+    alpn: String,
+    /// Bidirectional streams, all run at once.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    streams: u64,
+    /// Bytes sent (and expected back) on each stream.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    size: u64,
+    /// Accept any server certificate (the handshake signature is still checked).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// PEM file of certificates to trust as roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Resume a session and send 0-RTT data (not supported yet).
+    #[arg(long)]
+    resume: bool,
+}
+
+/// Runs the echo server until killed, or until `--max-conns` connections ended.
+pub async fn run_server(args: ServerArgs) -> Result<(), String> {
+    refuse_unsupported(&[
+        (args.retry, "--retry"),
+        (args.zero_rtt, "--zero-rtt"),
+        (args.qlog_dir.is_some(), "--qlog-dir"),
+    ])?;
+    let identity = Identity::load(args.cert.as_deref(), args.key.as_deref())?;
+    let config = tls::server_config(identity, &args.alpn, Arc::new(TransportConfig::default()))?;
+    let listener = kite::listen_addr(args.listen, config)
+        .map_err(|e| format!("listening on {}: {e}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("local address: {e}"))?;
+    // Harnesses read this line to learn the port: first, and flushed at once.
+    println!("listening on {addr}");
+    std::io::stdout()
+        .flush()
+        .map_err(|e| format!("stdout: {e}"))?;
+
+    let mut connections = JoinSet::new();
+    let mut ended = 0u64;
+    while args.max_conns.is_none_or(|max| ended < max) {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Some(conn) => {
+                    connections.spawn(serve_connection(conn));
+                }
+                None => break,
+            },
+            Some(_) = connections.join_next() => ended += 1,
+        }
+    }
+    println!("done conns={ended}");
+    Ok(())
+}
+
+/// Runs one echo exchange and prints its result line.
+pub async fn run_client(args: ClientArgs) -> Result<(), String> {
+    refuse_unsupported(&[(args.resume, "--resume")])?;
+    let trust = match (&args.ca, args.insecure) {
+        (Some(ca), _) => Trust::from_pem_file(ca)?,
+        (None, true) => Trust::AnyCertificate,
+        (None, false) => return Err("no trust anchors: give --ca FILE, or --insecure".into()),
+    };
+    let total = args
+        .streams
+        .checked_mul(args.size)
+        .ok_or("--streams times --size overflows")?;
+    let config = tls::client_config(trust, &args.alpn, Arc::new(TransportConfig::default()))?;
+    let server = resolve(&args.connect).await?;
+    let transport = client_transport(server).await?;
+
+    // The clock covers handshake and transfer: what a user of echo waits for.
+    let start = Instant::now();
+    let conn = transport
+        .dial(server, &args.server_name, config)
+        .await
+        .map_err(|e| format!("connecting to {server}: {e}"))?;
+    let mut streams = JoinSet::new();
+    for index in 0..args.streams {
+        // Opened here, in order, so `index` is the stream's rank among the
+        // client's streams; each transfer runs in its own task meanwhile, so
+        // waiting for stream credit cannot stall the streams already open.
+        let (send, recv) = conn
+            .open_bi()
+            .await
+            .map_err(|e| format!("opening stream {index}: {e}"))?;
+        streams.spawn(echo_stream(send, recv, index, args.size));
+    }
+    while let Some(result) = streams.join_next().await {
+        result.map_err(|e| format!("stream task: {e}"))??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+
+    close_and_drain(&transport, conn).await;
+    println!(
+        "echo ok streams={} bytes={total} secs={secs:.3}",
+        args.streams
+    );
+    Ok(())
+}
+
+/// Errors out on the first flag given that kite cannot honour yet, rather than
+/// silently running without it.
+fn refuse_unsupported(flags: &[(bool, &str)]) -> Result<(), String> {
+    match flags.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(format!("{flag} is not supported yet")),
+        None => Ok(()),
+    }
+}
+
+/// Echoes every bidirectional stream of `conn` until the connection ends;
+/// reports on stderr how it ended unless the client closed it normally.
+pub async fn serve_connection(conn: Connection) {
+    let remote = conn.remote_address();
+    let mut streams = JoinSet::new();
+    let end = loop {
+        match conn.accept_bi().await {
+            Ok((send, recv)) => {
+                streams.spawn(echo_back(send, recv));
+            }
+            Err(end) => break end,
+        }
+    };
+    while let Some(result) = streams.join_next().await {
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("connection from {remote}: {e}"),
+            Err(e) => eprintln!("connection from {remote}: stream task: {e}"),
+        }
+    }
+    if !is_normal_end(&end) {
+        eprintln!("connection from {remote}: {end}");
+    }
+}
+
+/// Whether the peer closed without an error (application code 0 or NO_ERROR).
+pub fn is_normal_end(end: &ConnectionError) -> bool {
+    match end {
+        ConnectionError::PeerApplicationClose { code, .. } => *code == DONE_CODE,
+        ConnectionError::PeerTransportClose { code, .. } => *code == TransportErrorCode::NO_ERROR,
+        _ => false,
+    }
+}
+
+/// Sends back every chunk as it arrives, then finishes once the peer has;
+/// returns the bytes echoed.
+pub async fn echo_back(mut send: SendStream, mut recv: RecvStream) -> Result<u64, String> {
+    let id = send.id();
+    let mut echoed = 0u64;
+    while let Some(chunk) = recv
+        .read_chunk(usize::MAX)
+        .await
+        .map_err(|e| format!("stream {id}: reading: {e}"))?
+    {
+        echoed += chunk.len() as u64;
+        send.write_chunk(chunk)
+            .await
+            .map_err(|e| format!("stream {id}: writing: {e}"))?;
+    }
+    send.finish()
+        .map_err(|e| format!("stream {id}: finishing: {e}"))?;
+    Ok(echoed)
+}
+
+/// Sends `size` bytes of stream `index`'s pattern and checks the echo, both at
+/// once: reading only after writing would stall once the echo fills the
+/// server's send window.
+pub async fn echo_stream(
+    send: SendStream,
+    recv: RecvStream,
+    index: u64,
+    size: u64,
+) -> Result<(), String> {
+    let pattern = Pattern::new(index);
+    tokio::try_join!(
+        send_pattern(send, &pattern, size),
+        check_echo(recv, &pattern, size)
+    )
+    .map_err(|e| format!("stream {index}: {e}"))?;
+    Ok(())
+}
+
+async fn send_pattern(mut send: SendStream, pattern: &Pattern, size: u64) -> Result<(), String> {
+    let mut sent = 0u64;
+    while sent < size {
+        let len = (size - sent).min(WRITE_CHUNK as u64) as usize;
+        send.write_chunk(Bytes::from(pattern.bytes(sent, len)))
+            .await
+            .map_err(|e| format!("writing: {e}"))?;
+        sent += len as u64;
+    }
+    send.finish().map_err(|e| format!("finishing: {e}"))
+}
+
+async fn check_echo(mut recv: RecvStream, pattern: &Pattern, size: u64) -> Result<(), String> {
+    let mut received = 0u64;
+    while let Some(chunk) = recv
+        .read_chunk(usize::MAX)
+        .await
+        .map_err(|e| format!("reading: {e}"))?
+    {
+        if received + chunk.len() as u64 > size {
+            return Err(format!("echo longer than the {size} bytes sent"));
+        }
+        if let Some((at, got, want)) = pattern.first_mismatch(received, &chunk) {
+            return Err(format!("byte {at} is {got:#04x}, sent {want:#04x}"));
+        }
+        received += chunk.len() as u64;
+    }
+    if received != size {
+        return Err(format!("echo ended after {received} of {size} bytes"));
+    }
+    Ok(())
+}
+
+/// The bytes the client sends on one stream: byte `i` of the client's stream
+/// `s` (counting its streams from 0 in opening order) is `(i * 31 + s) % 251`,
+/// as in interop/quinn-peer and interop/aioquic_peer.py.
+pub struct Pattern {
+    /// Bytes `0..PATTERN_PERIOD`; byte `i` is `period[i % PATTERN_PERIOD]`.
+    period: [u8; PATTERN_PERIOD],
+}
+
+impl Pattern {
+    /// The pattern of the client's stream `stream`.
+    pub fn new(stream: u64) -> Pattern {
+        let period_len = PATTERN_PERIOD as u64;
+        let offset = stream % period_len;
+        let mut period = [0u8; PATTERN_PERIOD];
+        for (i, byte) in (0u64..).zip(period.iter_mut()) {
+            // Reduced before multiplying, so no size overflows; the same value
+            // as (i * 31 + stream) % 251 computed without bounds.
+            *byte = ((i * 31 + offset) % period_len) as u8;
+        }
+        Pattern { period }
+    }
+
+    /// Byte `i` of the stream.
+    pub fn byte(&self, i: u64) -> u8 {
+        self.period[(i % PATTERN_PERIOD as u64) as usize]
+    }
+
+    /// `len` bytes of the stream from `offset`.
+    pub fn bytes(&self, offset: u64, len: usize) -> Vec<u8> {
+        (offset..offset + len as u64)
+            .map(|i| self.byte(i))
+            .collect()
+    }
+
+    /// The first byte of `data` (found at stream `offset`) that differs from
+    /// the pattern: its stream offset, its value, the pattern's value.
+    pub fn first_mismatch(&self, offset: u64, data: &[u8]) -> Option<(u64, u8, u8)> {
+        (offset..)
+            .zip(data)
+            .map(|(i, &got)| (i, got, self.byte(i)))
+            .find(|(_, got, want)| got != want)
+    }
+}
+
+/// The first address `addr` (`host:port`) resolves to.
+async fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| format!("resolving {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("no address for {addr}"))
+}
+
+/// A transport on an ephemeral port of `server`'s address family.
+pub async fn client_transport(server: SocketAddr) -> Result<Transport, String> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = tokio::net::UdpSocket::bind(local)
+        .await
+        .map_err(|e| format!("binding {local}: {e}"))?;
+    Ok(Transport::new(socket))
+}
+
+/// Closes `conn` and waits (at most [`DRAIN_LIMIT`]) until the transport has
+/// no connection left, so the CONNECTION_CLOSE leaves before the process does.
+/// Returns whether it drained in time.
+pub async fn close_and_drain(transport: &Transport, conn: Connection) -> bool {
+    conn.close(DONE_CODE, DONE_REASON);
+    drop(conn);
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    while transport.open_connections() > 0 {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(DRAIN_POLL).await;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_matches_the_interop_peers_formula() {
+        for stream in [0u64, 1, 7, 250, 251, 1000] {
+            let pattern = Pattern::new(stream);
+            for i in [0u64, 1, 250, 251, 252, 65_535, 1 << 20] {
+                assert_eq!(u64::from(pattern.byte(i)), (i * 31 + stream) % 251);
+            }
+        }
+    }
+
+    #[test]
+    fn pattern_bytes_continue_across_chunks() {
+        let pattern = Pattern::new(3);
+        let whole = pattern.bytes(0, 1000);
+        let mut pieces = pattern.bytes(0, 300);
+        pieces.extend(pattern.bytes(300, 700));
+        assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn first_mismatch_reports_stream_offset_and_values() {
+        let pattern = Pattern::new(0);
+        let mut data = pattern.bytes(500, 10);
+        assert_eq!(pattern.first_mismatch(500, &data), None);
+        data[4] ^= 0xff;
+        let want = pattern.byte(504);
+        assert_eq!(
+            pattern.first_mismatch(500, &data),
+            Some((504, want ^ 0xff, want))
+        );
+    }
+
+    #[test]
+    fn unsupported_flag_is_named_in_the_error() {
+        assert_eq!(refuse_unsupported(&[(false, "--retry")]), Ok(()));
+        assert_eq!(
+            refuse_unsupported(&[(false, "--retry"), (true, "--zero-rtt")]),
+            Err("--zero-rtt is not supported yet".to_string())
+        );
+    }
+
+    #[test]
+    fn only_code_zero_closes_are_normal() {
+        let app = |code| ConnectionError::PeerApplicationClose {
+            code,
+            reason: Bytes::new(),
+        };
+        assert!(is_normal_end(&app(0)));
+        assert!(!is_normal_end(&app(1)));
+        assert!(!is_normal_end(&ConnectionError::TimedOut));
+    }
+}
