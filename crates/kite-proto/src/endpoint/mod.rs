@@ -270,8 +270,7 @@ impl Endpoint {
                 version,
                 &client_dcid,
                 &client_scid,
-                TransportErrorCode::CONNECTION_REFUSED,
-                b"server busy",
+                (TransportErrorCode::CONNECTION_REFUSED, b"server busy"),
                 remote,
                 response_buf,
             );
@@ -305,8 +304,7 @@ impl Endpoint {
                         version,
                         &client_dcid,
                         &client_scid,
-                        TransportErrorCode::INVALID_TOKEN,
-                        b"invalid Retry token",
+                        (TransportErrorCode::INVALID_TOKEN, b"invalid Retry token"),
                         remote,
                         response_buf,
                     );

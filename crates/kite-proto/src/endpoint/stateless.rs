@@ -151,8 +151,7 @@ impl Endpoint {
         version: Version,
         client_dcid: &ConnectionId,
         client_scid: &ConnectionId,
-        code: TransportErrorCode,
-        reason: &'static [u8],
+        (code, reason): (TransportErrorCode, &'static [u8]),
         remote: SocketAddr,
         buf: &mut Vec<u8>,
     ) -> Option<DatagramEvent> {

@@ -144,7 +144,7 @@ fn initial_in_a_datagram_under_1200_bytes_is_dropped() {
 fn short_header_for_an_unknown_connection_id_creates_nothing() {
     let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
     let mut out = Vec::new();
-    let mut datagram = vec![0x40u8; 60];
+    let mut datagram = [0x40u8; 60];
     datagram[0] = 0x41;
     let event = endpoint.handle_datagram(
         Instant::now(),
