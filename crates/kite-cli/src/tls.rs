@@ -117,6 +117,7 @@ pub fn client_config(
     Ok(ClientConfig {
         tls: Arc::new(tls),
         transport,
+        token_store: Some(Arc::new(kite_proto::config::TokenMemoryCache::default())),
     })
 }
 
