@@ -452,3 +452,82 @@ fn initials_past_the_incoming_limit_are_refused_with_connection_refused() {
     assert!(!sim.conn(CLIENT, first).is_handshaking());
     assert_eq!(sim.hosts[SERVER].accepted.len(), 1);
 }
+
+/// A server endpoint config asking every client to prove its address.
+fn always_retry() -> kite_proto::EndpointConfig {
+    kite_proto::EndpointConfig {
+        verify_source_address: Some(Arc::new(|_| true)),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn retry_validates_the_address_then_the_handshake_completes() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(17), LinkConfig::default(), server.clone());
+    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(always_retry(), Some(Arc::new(server)));
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(
+        handshake(&mut sim, ch, Duration::from_secs(5)),
+        "{:?}",
+        sim.conn(CLIENT, ch)
+    );
+    assert!(sim.conn(CLIENT, ch).retry_source_cid().is_some());
+    // RFC 9000 §7.3: the server named the Retry's SCID and the client checked it.
+    let sh = sim.hosts[SERVER].accepted[0];
+    let params = sim.conn(SERVER, sh).local_params().clone();
+    assert_eq!(
+        params.retry_source_connection_id,
+        sim.conn(CLIENT, ch).retry_source_cid()
+    );
+}
+
+#[test]
+fn new_token_from_one_connection_skips_retry_on_the_next() {
+    let (server, client) = tls_configs();
+    let mut sim = Simulation::pair(seed(18), LinkConfig::default(), server.clone());
+    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(always_retry(), Some(Arc::new(server)));
+    let first = sim.connect(CLIENT, SERVER, client.clone());
+    assert!(handshake(&mut sim, first, Duration::from_secs(5)));
+    assert!(sim.conn(CLIENT, first).retry_source_cid().is_some());
+    // Let the NEW_TOKEN frame arrive.
+    sim.run_until(Duration::from_millis(200), |_| false);
+    let second = sim.connect(CLIENT, SERVER, client);
+    let done = sim.run_until(Duration::from_secs(5), |sim| {
+        !sim.conn(CLIENT, second).is_handshaking()
+    });
+    let error = sim.conn(CLIENT, second).error().cloned();
+    assert!(done, "{:?} {error:?}", sim.conn(CLIENT, second));
+    assert_eq!(
+        sim.conn(CLIENT, second).retry_source_cid(),
+        None,
+        "the NEW_TOKEN token should have validated the address"
+    );
+}
+
+#[test]
+fn stateless_reset_ends_a_client_whose_server_lost_its_state() {
+    let (server, client) = tls_configs();
+    let config = kite_proto::EndpointConfig::default();
+    let mut sim = Simulation::pair(seed(19), LinkConfig::default(), server.clone());
+    sim.hosts[SERVER].endpoint =
+        kite_proto::Endpoint::new(config.clone(), Some(Arc::new(server.clone())));
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    sim.run_until(Duration::from_millis(200), |_| false);
+    // The server restarts with the same static reset key and no connections.
+    sim.hosts[SERVER].connections.clear();
+    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(config, Some(Arc::new(server)));
+    let stream = sim.conn(CLIENT, ch).open(Dir::Bi).unwrap();
+    sim.conn(CLIENT, ch).write(stream, b"hello?").unwrap();
+    let mut lost = None;
+    sim.run_until(Duration::from_secs(5), |sim| {
+        for e in sim.events(CLIENT, ch) {
+            if let Event::ConnectionLost(err) = e {
+                lost = Some(err);
+            }
+        }
+        lost.is_some()
+    });
+    assert_eq!(lost, Some(ConnectionError::Reset));
+}

@@ -246,7 +246,12 @@ impl Connection {
             }
         }
         self.process_tls_output();
+        // A resuming client's rustls reports the parameters remembered with
+        // the session ticket until EncryptedExtensions (Handshake space)
+        // brings the server's new ones: only those are authenticated here.
+        let fresh = self.side == Side::Server || space != SpaceId::Initial;
         if self.peer_params.is_none()
+            && fresh
             && let Some(raw) = self.tls.quic_transport_parameters()
         {
             let params = TransportParameters::decode(raw, self.side.peer())?;
@@ -324,6 +329,8 @@ impl Connection {
         };
         if let Some(token) = params.stateless_reset_token {
             self.peer_reset_tokens.push(token);
+            self.endpoint_events
+                .push_back(EndpointEventInner::PeerResetToken(token));
         }
         let peer_max =
             usize::try_from(params.max_udp_payload_size.into_inner()).unwrap_or(usize::MAX);

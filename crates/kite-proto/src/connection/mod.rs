@@ -115,6 +115,9 @@ pub(crate) enum EndpointEventInner {
     NeedIds(u64),
     /// The peer retired this ID of ours: stop routing it.
     RetireId(ConnectionId),
+    /// A stateless reset token of the peer: datagrams ending in it belong
+    /// to this connection even if their CID is unknown (RFC 9000 §10.3.1).
+    PeerResetToken(crate::cid::ResetToken),
 }
 
 /// A stream call on a stream that is closed, unknown, or of the wrong
@@ -452,6 +455,11 @@ impl Connection {
     /// The transport parameters we sent.
     pub fn local_params(&self) -> &TransportParameters {
         &self.local_params
+    }
+
+    /// Client: the source CID of the Retry it followed, if it followed one.
+    pub fn retry_source_cid(&self) -> Option<ConnectionId> {
+        self.retry_scid
     }
 
     /// How many of the peer's connection IDs we hold (RFC 9000 §5.1.1).

@@ -464,6 +464,8 @@ impl Connection {
         // Bounded by the CID limit checked below (plus the handshake's).
         if self.peer_reset_tokens.len() <= ACTIVE_CID_LIMIT as usize {
             self.peer_reset_tokens.push(frame.reset_token);
+            self.endpoint_events
+                .push_back(super::EndpointEventInner::PeerResetToken(frame.reset_token));
         }
         if frame.retire_prior_to > self.remote_cid_seq {
             let retired: Vec<u64> = self

@@ -136,6 +136,9 @@ pub struct Endpoint {
     /// Server connections that get a NEW_TOKEN once confirmed, with the
     /// client's address.
     token_address: HashMap<ConnectionHandle, SocketAddr>,
+    /// Peers' stateless reset tokens, to route resets whose CID is random.
+    reset_tokens: HashMap<crate::cid::ResetToken, ConnectionHandle>,
+    tokens_of: HashMap<ConnectionHandle, Vec<crate::cid::ResetToken>>,
     next_handle: usize,
     rng: ring::rand::SystemRandom,
     reset_limiter: stateless::ResetLimiter,
@@ -155,6 +158,8 @@ impl Endpoint {
             handshaking: HashSet::new(),
             accept_backlog: 0,
             token_address: HashMap::new(),
+            reset_tokens: HashMap::new(),
+            tokens_of: HashMap::new(),
             next_handle: 0,
             rng: ring::rand::SystemRandom::new(),
             reset_limiter: Default::default(),
@@ -223,6 +228,22 @@ impl Endpoint {
             ));
         }
         let Some(version) = invariant.version() else {
+            // RFC 9000 §10.3.1: a stateless reset from a peer carries a
+            // random CID; its last 16 bytes name the connection.
+            if let Some(handle) = crate::cid::reset_token_candidate(&data)
+                .and_then(|token| self.reset_tokens.get(&token))
+                .copied()
+            {
+                return Some(DatagramEvent::ConnectionEvent(
+                    handle,
+                    ConnectionEvent(ConnectionEventInner::Datagram {
+                        now,
+                        remote,
+                        ecn,
+                        data,
+                    }),
+                ));
+            }
             // A short header for an ID we do not know: tell the peer its
             // connection is gone (RFC 9000 §10.3).
             let len = data.len();
@@ -365,6 +386,13 @@ impl Endpoint {
                 self.original_dcid_of.remove(&handle);
                 self.handshaking.remove(&handle);
                 self.token_address.remove(&handle);
+                for token in self.tokens_of.remove(&handle).unwrap_or_default() {
+                    self.reset_tokens.remove(&token);
+                }
+            }
+            EndpointEventInner::PeerResetToken(token) => {
+                self.reset_tokens.insert(token, handle);
+                self.tokens_of.entry(handle).or_default().push(token);
             }
             EndpointEventInner::HandshakeConfirmed { now } => {
                 self.handshaking.remove(&handle);
