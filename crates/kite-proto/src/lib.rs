@@ -27,6 +27,7 @@ pub mod frame;
 pub mod packet;
 pub mod recovery;
 pub mod stream_id;
+pub mod trace;
 pub mod transport_params;
 pub mod version;
 
