@@ -70,6 +70,9 @@ pub struct EndpointConfig {
     /// Server connections allowed in handshake or waiting to be accepted;
     /// past it, new Initials are refused with CONNECTION_REFUSED.
     pub max_incoming: usize,
+    /// Makes a tracer per connection (and one for the endpoint's drops):
+    /// qlog files, `tracing` logs, or both; `None` traces nothing.
+    pub tracer_factory: Option<Arc<dyn crate::trace::TracerFactory>>,
 }
 
 impl Default for EndpointConfig {
@@ -89,6 +92,7 @@ impl Default for EndpointConfig {
             supported_versions: Version::SUPPORTED.to_vec(),
             send_version_negotiation: true,
             max_incoming: DEFAULT_MAX_INCOMING,
+            tracer_factory: None,
         }
     }
 }
