@@ -531,3 +531,112 @@ fn stateless_reset_ends_a_client_whose_server_lost_its_state() {
     });
     assert_eq!(lost, Some(ConnectionError::Reset));
 }
+
+/// A `Write` into a buffer shared with the test.
+#[derive(Clone, Default)]
+struct SharedBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Hands every connection a qlog writer into one shared buffer per side.
+struct MemoryQlog {
+    client: SharedBuf,
+    server: SharedBuf,
+}
+
+impl kite_proto::trace::TracerFactory for MemoryQlog {
+    fn new_connection(
+        &self,
+        side: kite_proto::Side,
+        original_dcid: &kite_proto::ConnectionId,
+    ) -> Option<Box<dyn kite_proto::trace::Tracer>> {
+        let buf = match side {
+            kite_proto::Side::Client => self.client.clone(),
+            kite_proto::Side::Server => self.server.clone(),
+        };
+        Some(Box::new(kite_proto::trace::qlog::QlogWriter::new(
+            buf,
+            Some(side),
+            Some(original_dcid),
+            None,
+        )))
+    }
+}
+
+/// The `name` of every record of a JSON-SEQ qlog, header first.
+fn qlog_names(buf: &SharedBuf) -> Vec<String> {
+    let bytes = buf.0.lock().unwrap().clone();
+    let text = String::from_utf8(bytes).unwrap();
+    text.split('\u{1e}')
+        .filter(|r| !r.trim().is_empty())
+        .map(|record| {
+            let value: serde_json::Value = serde_json::from_str(record.trim())
+                .unwrap_or_else(|e| panic!("record is not JSON ({e}): {record}"));
+            value
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("header")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn qlog_records_packets_losses_metrics_keys_and_close_as_json_seq() {
+    let (server, client) = tls_configs_with(TransportConfig {
+        key_update_interval: Some(100),
+        ..TransportConfig::default()
+    });
+    let qlog = Arc::new(MemoryQlog {
+        client: SharedBuf::default(),
+        server: SharedBuf::default(),
+    });
+    let mut sim = Simulation::pair(seed(20), lossy(0.05), server.clone());
+    let config = kite_proto::EndpointConfig {
+        tracer_factory: Some(qlog.clone()),
+        ..Default::default()
+    };
+    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(config.clone(), Some(Arc::new(server)));
+    sim.hosts[CLIENT].endpoint = kite_proto::Endpoint::new(config, None);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(10)));
+    let id = sim.conn(CLIENT, ch).open(Dir::Uni).unwrap();
+    sim.conn(CLIENT, ch).write(id, &vec![7u8; 200_000]).unwrap();
+    sim.conn(CLIENT, ch).finish(id).unwrap();
+    sim.run_until(Duration::from_secs(20), |_| false);
+    let now = sim.now;
+    sim.conn(CLIENT, ch).close(now, 0, b"bye");
+    sim.run_until(Duration::from_secs(5), |_| false);
+    for (side, buf) in [("client", &qlog.client), ("server", &qlog.server)] {
+        let names = qlog_names(buf);
+        assert_eq!(names.first().map(String::as_str), Some("header"), "{side}");
+        for expected in [
+            "quic:packet_sent",
+            "quic:packet_received",
+            "quic:parameters_set",
+            "quic:connection_state_updated",
+            "quic:recovery_metrics_updated",
+            "quic:key_updated",
+            "quic:connection_closed",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{side} lacks {expected}: {:?}",
+                &names[..20.min(names.len())]
+            );
+        }
+    }
+    assert!(
+        qlog_names(&qlog.client)
+            .iter()
+            .any(|n| n == "quic:packet_lost")
+    );
+}

@@ -10,6 +10,7 @@ use super::timer::Timer;
 use super::{Connection, ConnectionError, EndpointEventInner, Event, State};
 use crate::error::TransportError;
 use crate::packet::SpaceId;
+use crate::trace::ConnectionState;
 
 /// CONNECTION_CLOSE datagrams sent at most in the closing state; more would
 /// let a peer use us as a reflector (RFC 9000 §10.2.1 asks for a limit).
@@ -105,6 +106,8 @@ impl Connection {
 
     fn enter_closing(&mut self, now: Instant, frame: CloseFrame, error: ConnectionError) {
         self.state = State::Closed(CloseState::closing(frame));
+        self.trace_closed(now, &error);
+        self.trace_state(now, ConnectionState::Closing);
         self.lose(error);
         self.start_close_timer(now);
     }
@@ -117,29 +120,33 @@ impl Connection {
         let was_closing = matches!(self.state, State::Closed(_));
         self.state = State::Closed(CloseState::draining());
         if !was_closing {
+            self.trace_closed(now, &error);
             self.lose(error);
         }
+        self.trace_state(now, ConnectionState::Draining);
         self.start_close_timer(now);
     }
 
     /// The idle timer fired: the connection ends silently (RFC 9000 §10.1).
-    pub(super) fn on_idle_timeout(&mut self) {
-        self.on_lost_silently(ConnectionError::TimedOut);
+    pub(super) fn on_idle_timeout(&mut self, now: Instant) {
+        self.on_lost_silently(now, ConnectionError::TimedOut);
     }
 
     /// Ends the connection without a word to the peer.
-    pub(super) fn on_lost_silently(&mut self, error: ConnectionError) {
+    pub(super) fn on_lost_silently(&mut self, now: Instant, error: ConnectionError) {
         if self.is_usable() {
+            self.trace_closed(now, &error);
             self.lose(error);
         }
-        self.on_drained();
+        self.on_drained(now);
     }
 
     /// Nothing more to do: tell the endpoint to forget us.
-    pub(super) fn on_drained(&mut self) {
+    pub(super) fn on_drained(&mut self, now: Instant) {
         if matches!(self.state, State::Drained) {
             return;
         }
+        self.trace_state(now, ConnectionState::Closed);
         self.state = State::Drained;
         self.timers.stop_all();
         self.endpoint_events.push_back(EndpointEventInner::Drained);

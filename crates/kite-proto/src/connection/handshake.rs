@@ -26,6 +26,7 @@ use crate::packet::SpaceId;
 use crate::recovery::pacer::Pacer;
 use crate::recovery::rtt::RttEstimator;
 use crate::stream_id::Side;
+use crate::trace::{ConnectionState, Initiator, KeyLevel, KeyTrigger, ParametersSet, TraceEvent};
 use crate::transport_params::TransportParameters;
 use crate::version::Version;
 
@@ -105,7 +106,7 @@ impl Connection {
             }
             conn.token_store = Some((server_name.to_owned(), store.clone()));
         }
-        conn.process_tls_output();
+        conn.process_tls_output(now);
         Ok(conn)
     }
 
@@ -216,6 +217,9 @@ impl Connection {
             stats: ConnectionStats::default(),
             error: None,
             scratch: Vec::new(),
+            tracer: None,
+            traced_state: None,
+            traced_metrics: Default::default(),
             config,
         };
         conn.remote_cids.insert(0, ids.remote);
@@ -245,7 +249,7 @@ impl Connection {
                 return Err(TransportError::new(code, "TLS handshake failed"));
             }
         }
-        self.process_tls_output();
+        self.process_tls_output(now);
         // A resuming client's rustls reports the parameters remembered with
         // the session ticket until EncryptedExtensions (Handshake space)
         // brings the server's new ones: only those are authenticated here.
@@ -255,6 +259,15 @@ impl Connection {
             && let Some(raw) = self.tls.quic_transport_parameters()
         {
             let params = TransportParameters::decode(raw, self.side.peer())?;
+            if self.is_tracing() {
+                self.trace(
+                    now,
+                    TraceEvent::ParametersSet(ParametersSet {
+                        initiator: Initiator::Remote,
+                        params: &params,
+                    }),
+                );
+            }
             self.on_peer_params(params)?;
         }
         if !self.handshake_complete && !self.tls.is_handshaking() {
@@ -264,7 +277,7 @@ impl Connection {
     }
 
     /// Moves TLS output into CRYPTO streams and installs new keys.
-    pub(super) fn process_tls_output(&mut self) {
+    pub(super) fn process_tls_output(&mut self, now: Instant) {
         loop {
             let mut buf = Vec::new();
             let change = self.tls.write_hs(&mut buf);
@@ -277,10 +290,12 @@ impl Connection {
                 Some(KeyChange::Handshake(keys)) => {
                     self.space_mut(SpaceId::Handshake).keys = Some(keys);
                     self.tls_write_space = SpaceId::Handshake;
+                    self.trace_keys(now, KeyLevel::Handshake, KeyTrigger::Tls, false);
                 }
                 Some(KeyChange::OneRtt(keys)) => {
                     self.one_rtt = Some(keys);
                     self.tls_write_space = SpaceId::Data;
+                    self.trace_keys(now, KeyLevel::OneRtt, KeyTrigger::Tls, false);
                 }
             }
         }
@@ -356,6 +371,7 @@ impl Connection {
         self.state = State::Established;
         self.timers.stop(Timer::Handshake);
         self.events.push_back(Event::Connected);
+        self.trace_state(now, ConnectionState::HandshakeComplete);
         if self.side == Side::Server {
             // RFC 9001 §4.1.2: the server's handshake is confirmed when complete;
             // it tells the client with HANDSHAKE_DONE (RFC 9000 §19.20).
@@ -373,6 +389,7 @@ impl Connection {
         }
         self.handshake_confirmed = true;
         self.peer_validated_address = true;
+        self.trace_state(now, ConnectionState::HandshakeConfirmed);
         self.discard_space(now, SpaceId::Handshake);
         self.endpoint_events
             .push_back(EndpointEventInner::HandshakeConfirmed { now });
@@ -391,6 +408,7 @@ impl Connection {
         space.probes_pending = 0;
         space.sent.discard(|_| {});
         self.pto_count = 0;
+        self.trace_keys(now, super::observe::key_level_of(id), KeyTrigger::Tls, true);
         self.set_loss_detection_timer(now);
         self.update_ack_timer();
     }

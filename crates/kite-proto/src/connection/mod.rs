@@ -23,6 +23,7 @@ mod close;
 mod crypto_stream;
 mod events;
 mod handshake;
+mod observe;
 mod receive;
 mod recovery;
 mod send;
@@ -241,6 +242,12 @@ pub struct Connection {
     stats: ConnectionStats,
     /// The error that ended the connection, kept for later stream calls.
     error: Option<ConnectionError>,
+    /// Where events go (qlog, logs); `None` builds no events at all.
+    tracer: Option<Box<dyn crate::trace::Tracer>>,
+    /// The state last reported to the tracer.
+    traced_state: Option<crate::trace::ConnectionState>,
+    /// The recovery metrics last reported to the tracer.
+    traced_metrics: crate::trace::RecoveryMetrics,
     /// Scratch buffer for acknowledged and lost packets, kept to avoid
     /// allocating per ACK.
     scratch: Vec<crate::recovery::sent::SentPacket<spaces::SentFrames>>,
@@ -294,16 +301,16 @@ impl Connection {
             match timer {
                 Timer::LossDetection => self.on_loss_detection_timeout(now),
                 Timer::AckDelay | Timer::Pacing => {} // poll_transmit sends
-                Timer::Idle => self.on_idle_timeout(),
+                Timer::Idle => self.on_idle_timeout(now),
                 Timer::Handshake => {
                     if !self.handshake_complete {
-                        self.on_idle_timeout();
+                        self.on_idle_timeout(now);
                     }
                 }
                 Timer::KeepAlive => {
                     self.ping_pending = true;
                 }
-                Timer::Close => self.on_drained(),
+                Timer::Close => self.on_drained(now),
                 Timer::KeyDiscard => self.key_update.previous_remote = None,
             }
         }

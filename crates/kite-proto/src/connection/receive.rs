@@ -15,6 +15,7 @@ use crate::error::{TransportError, TransportErrorCode};
 use crate::frame::{Frame, Frames};
 use crate::packet::{Header, PacketNumber, PacketType, ParsedHeader, PnLen, SpaceId};
 use crate::stream_id::{Dir, Side};
+use crate::trace::{DropReason, FrameSummary, KeyTrigger, TraceEvent};
 
 /// Reserved bits of the first byte after header protection is removed:
 /// they must be zero (RFC 9000 §17.2, §17.3.1).
@@ -78,14 +79,16 @@ impl Connection {
                     }
                 },
                 Err(_) => {
-                    self.stats.packets_dropped += 1;
+                    let size = data.len();
+                    self.trace_drop(now, None, None, size, DropReason::HeaderParseError);
                     return;
                 }
             };
             // RFC 9000 §12.2: coalesced packets with another DCID are dropped.
             if let Some(first) = first_dcid {
                 if dcid != Some(first) {
-                    self.stats.packets_dropped += 1;
+                    let size = data.len();
+                    self.trace_drop(now, None, None, size, DropReason::CoalescedDcidMismatch);
                     return;
                 }
             } else {
@@ -110,7 +113,7 @@ impl Connection {
                     self.stats.packets_dropped += 1;
                     return;
                 }
-                self.on_lost_silently(super::ConnectionError::VersionMismatch);
+                self.on_lost_silently(now, super::ConnectionError::VersionMismatch);
             }
             Header::Retry {
                 retry,
@@ -175,8 +178,15 @@ impl Connection {
         info: PacketInfo,
         mut packet: BytesMut,
     ) -> Result<(), TransportError> {
+        let size = packet.len();
         if info.version.is_some_and(|v| v != self.version) {
-            self.stats.packets_dropped += 1;
+            self.trace_drop(
+                now,
+                Some(info.ty),
+                None,
+                size,
+                DropReason::UnsupportedVersion,
+            );
             return Ok(());
         }
         let Some(space_id) = info.ty.space() else {
@@ -184,21 +194,32 @@ impl Connection {
         };
         if info.ty == PacketType::ZeroRtt {
             // 0-RTT is not accepted yet: the client resends the data in 1-RTT.
-            self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(info.ty), None, size, DropReason::KeyUnavailable);
             return Ok(());
         }
         let tail = (info.ty == PacketType::OneRtt)
             .then(|| crate::cid::reset_token_candidate(&packet))
             .flatten();
+        let has_keys = match space_id {
+            SpaceId::Data => self.one_rtt.is_some(),
+            _ => self.space(space_id).keys.is_some(),
+        };
         let Some((pn, header_len, payload)) = self.open_packet(now, &info, space_id, &mut packet)
         else {
-            self.stats.packets_dropped += 1;
+            let reason = if !has_keys && self.space(space_id).discarded {
+                DropReason::KeysDiscarded
+            } else if !has_keys {
+                DropReason::KeyUnavailable
+            } else {
+                DropReason::Undecryptable
+            };
+            self.trace_drop(now, Some(info.ty), None, size, reason);
             if let Some(candidate) = tail
                 && self.is_peer_reset_token(&candidate)
             {
                 // RFC 9000 §10.3.1: a stateless reset ends the connection
                 // at once, without a word.
-                self.on_lost_silently(super::ConnectionError::Reset);
+                self.on_lost_silently(now, super::ConnectionError::Reset);
             }
             return Ok(());
         };
@@ -212,7 +233,7 @@ impl Connection {
             return Err(TransportError::protocol_violation("reserved bits set"));
         }
         if self.space(space_id).acks.is_duplicate(pn) {
-            self.stats.packets_dropped += 1;
+            self.trace_drop(now, Some(info.ty), Some(pn), size, DropReason::Duplicate);
             return Ok(());
         }
         self.stats.packets_received += 1;
@@ -238,13 +259,28 @@ impl Connection {
             return Err(TransportError::protocol_violation("packet without frames"));
         }
         let mut ack_eliciting = false;
+        let mut summaries = self.is_tracing().then(Vec::new);
         for frame in Frames::new(payload, info.ty) {
             let frame = frame?;
             ack_eliciting |= frame.is_ack_eliciting();
+            if let Some(list) = summaries.as_mut() {
+                list.push(FrameSummary::from_frame(&frame));
+            }
             self.handle_frame(now, space_id, frame)?;
             if !matches!(self.state, State::Handshake | State::Established) {
                 break;
             }
+        }
+        if let Some(frames) = summaries {
+            self.trace(
+                now,
+                TraceEvent::PacketReceived(crate::trace::PacketInfo {
+                    packet_type: info.ty,
+                    pn,
+                    size,
+                    frames: &frames,
+                }),
+            );
         }
         if self.space(space_id).discarded {
             return Ok(());
@@ -509,13 +545,13 @@ impl Connection {
 
     /// The peer moved to the next key phase (RFC 9001 §6.2).
     fn on_peer_key_update(&mut self, now: Instant, pn: u64) {
-        self.rotate_keys(now);
+        self.rotate_keys(now, KeyTrigger::RemoteUpdate);
         self.key_update.first_received_in_phase = Some(pn);
     }
 
     /// Moves both directions to the next key generation, keeping the old
     /// remote key for three PTOs (RFC 9001 §6.5).
-    pub(super) fn rotate_keys(&mut self, now: Instant) {
+    pub(super) fn rotate_keys(&mut self, now: Instant, trigger: KeyTrigger) {
         let Some(keys) = self.one_rtt.as_mut() else {
             return;
         };
@@ -526,6 +562,7 @@ impl Connection {
         self.key_update.phase_acked = false;
         self.key_update.packets_sent_in_phase = 0;
         self.stats.key_updates += 1;
+        self.trace_keys(now, crate::trace::KeyLevel::OneRtt, trigger, false);
         let discard_at = now + self.pto_duration(SpaceId::Data) * 3;
         self.timers.set(Timer::KeyDiscard, discard_at);
     }

@@ -14,6 +14,7 @@ use crate::recovery::loss::{
     RttSnapshot, SpaceSummary, TimerInputs, TimerKind, detect_lost, loss_detection_timer,
 };
 use crate::recovery::sent::SentPacket;
+use crate::trace::{LossTrigger, PacketLost, TraceEvent};
 
 impl Connection {
     /// An ACK frame arrived in `space` (RFC 9002 §A.7).
@@ -66,6 +67,7 @@ impl Connection {
         }
         self.scratch = acked;
         self.detect_and_handle_losses(now, space);
+        self.trace_metrics(now);
         // RFC 9002 §6.2.1: reset the backoff, unless a client is still unsure
         // the server validated its address.
         if self.peer_validated_address {
@@ -110,8 +112,34 @@ impl Connection {
         // HANDSHAKE_DONE and CID frames need nothing once acknowledged.
     }
 
-    fn on_packet_lost(&mut self, space: SpaceId, packet: SentPacket<SentFrames>) {
+    fn on_packet_lost(
+        &mut self,
+        now: Instant,
+        space: SpaceId,
+        largest_acked: Option<u64>,
+        packet: SentPacket<SentFrames>,
+    ) {
         self.stats.packets_lost += 1;
+        if self.is_tracing() {
+            // RFC 9002 §6.1: lost by count if far enough below the largest
+            // acknowledged, by time otherwise.
+            let by_count = largest_acked.is_some_and(|largest| {
+                largest >= packet.pn + crate::recovery::loss::PACKET_THRESHOLD
+            });
+            let trigger = if by_count {
+                LossTrigger::ReorderingThreshold
+            } else {
+                LossTrigger::TimeThreshold
+            };
+            self.trace(
+                now,
+                TraceEvent::PacketLost(PacketLost {
+                    packet_type: super::observe::packet_type_of(space),
+                    pn: packet.pn,
+                    trigger,
+                }),
+            );
+        }
         self.stats.bytes_lost += u64::from(packet.size);
         let frames = packet.payload;
         for (offset, len) in frames.crypto {
@@ -151,8 +179,9 @@ impl Connection {
             max_ack_delay,
             |p| lost.push(p),
         );
+        let largest_acked = self.space(space).sent.largest_acked();
         for packet in lost.drain(..) {
-            self.on_packet_lost(space, packet);
+            self.on_packet_lost(now, space, largest_acked, packet);
         }
         self.scratch = lost;
         if let Some(sent_time) = outcome.largest_lost_time_sent {
@@ -237,6 +266,7 @@ impl Connection {
                 self.pto_count = self.pto_count.saturating_add(1);
                 let probes = if timer.kind == TimerKind::Pto { 2 } else { 1 };
                 self.queue_probe(timer.space, probes);
+                self.trace_metrics(now);
                 // RFC 9002 §6.2.4: a PTO in the Initial space while Handshake
                 // data is also unacknowledged repairs both, coalesced.
                 if timer.space == SpaceId::Initial

@@ -19,6 +19,7 @@ use crate::packet::{HeaderLayout, LongHeader, LongType, PacketNumber, ShortHeade
 use crate::recovery::ack_tracker::AckTracker;
 use crate::recovery::sent::SentPacket;
 use crate::stream_id::Side;
+use crate::trace::{AckSummary, FrameSummary, PacketInfo, TraceEvent};
 
 /// Most ACK ranges written in one frame (RFC 9000 §13.2.3 asks for a bound).
 const MAX_ACK_RANGES_PER_FRAME: usize = 32;
@@ -41,11 +42,20 @@ struct PacketBuilder {
     limit: usize,
     frames: SentFrames,
     ack_eliciting: bool,
+    /// What the packet carries, for the tracer; `None` when not tracing.
+    summaries: Option<Vec<FrameSummary>>,
 }
 
 impl PacketBuilder {
     fn room(&self, buf: &[u8]) -> usize {
         self.limit.saturating_sub(buf.len())
+    }
+
+    /// Notes a written frame for the tracer.
+    fn note(&mut self, summary: impl FnOnce() -> FrameSummary) {
+        if let Some(list) = self.summaries.as_mut() {
+            list.push(summary());
+        }
     }
 }
 
@@ -218,6 +228,7 @@ impl Connection {
             limit: max_size.saturating_sub(TAG_LEN),
             frames: SentFrames::default(),
             ack_eliciting: false,
+            summaries: self.is_tracing().then(Vec::new),
         })
     }
 
@@ -247,6 +258,7 @@ impl Connection {
             space.probes_pending -= 1;
             if !b.ack_eliciting && b.room(buf) >= 1 {
                 Frame::Ping.encode(buf);
+                b.note(|| FrameSummary::Ping);
                 b.ack_eliciting = true;
             }
         }
@@ -254,6 +266,7 @@ impl Connection {
             self.ping_pending = false;
             if !b.ack_eliciting {
                 Frame::Ping.encode(buf);
+                b.note(|| FrameSummary::Ping);
                 b.ack_eliciting = true;
             }
         }
@@ -287,6 +300,7 @@ impl Connection {
         };
         encoder.encode(buf);
         drop(encoder);
+        b.note(|| FrameSummary::Ack(AckSummary::new(acks.ack_ranges(), delay, ecn)));
         b.frames.ack_largest = acks.largest_received();
         acks.on_ack_sent();
         self.update_ack_timer();
@@ -295,6 +309,7 @@ impl Connection {
     fn write_connection_controls(&mut self, buf: &mut Vec<u8>, b: &mut PacketBuilder) {
         if self.handshake_done_pending && b.room(buf) >= 1 {
             Frame::HandshakeDone.encode(buf);
+            b.note(|| FrameSummary::HandshakeDone);
             self.handshake_done_pending = false;
             b.frames.handshake_done = true;
             b.ack_eliciting = true;
@@ -305,6 +320,7 @@ impl Connection {
                 break;
             }
             frame.encode(buf);
+            b.note(|| FrameSummary::from_frame(&frame));
             self.path_responses.pop_front();
             b.ack_eliciting = true;
         }
@@ -322,6 +338,7 @@ impl Connection {
                 break;
             }
             frame.encode(buf);
+            b.note(|| FrameSummary::from_frame(&frame));
             if let Some(control) = self.pending_controls.pop_front() {
                 b.frames.controls.push(control);
             }
@@ -345,6 +362,10 @@ impl Connection {
             }
             .encode(buf);
             buf.put_slice(&data);
+            b.note(|| FrameSummary::Crypto {
+                offset,
+                len: data.len(),
+            });
             b.frames.crypto.push((offset, data.len() as u64));
             b.ack_eliciting = true;
         }
@@ -362,6 +383,7 @@ impl Connection {
                 return;
             }
             frame.encode(buf);
+            b.note(|| FrameSummary::from_frame(&frame));
             b.frames.stream_controls.push(control);
             b.ack_eliciting = true;
         }
@@ -388,6 +410,12 @@ impl Connection {
             }
             .encode(buf);
             buf.put_slice(&chunk.data);
+            b.note(|| FrameSummary::Stream {
+                id,
+                offset: chunk.offset,
+                len: chunk.data.len(),
+                fin: chunk.fin,
+            });
             b.frames.streams.push(SentStreamChunk {
                 id,
                 offset: chunk.offset,
@@ -404,7 +432,7 @@ impl Connection {
         &mut self,
         now: Instant,
         buf: &mut Vec<u8>,
-        b: PacketBuilder,
+        mut b: PacketBuilder,
         pad_to: Option<usize>,
     ) {
         let header_len = b.layout.header_len();
@@ -417,6 +445,10 @@ impl Connection {
             target = target.max(size.saturating_sub(TAG_LEN));
         }
         let padded = target > buf.len();
+        if padded {
+            let len = target - buf.len();
+            b.note(|| FrameSummary::Padding { len });
+        }
         buf.resize(target, 0);
         let payload_len = buf.len() - b.start - header_len + TAG_LEN;
         let packet_end = buf.len() + TAG_LEN;
@@ -444,6 +476,17 @@ impl Connection {
         }
         let size = buf.len() - b.start;
         let in_flight = b.ack_eliciting || padded;
+        if let Some(frames) = &b.summaries {
+            self.trace(
+                now,
+                TraceEvent::PacketSent(PacketInfo {
+                    packet_type: super::observe::packet_type_of(b.space),
+                    pn: b.pn,
+                    size,
+                    frames,
+                }),
+            );
+        }
         if b.space == SpaceId::Data {
             self.key_update.first_sent_in_phase.get_or_insert(b.pn);
             self.key_update.packets_sent_in_phase += 1;
@@ -489,7 +532,7 @@ impl Connection {
         let allowed = self.key_update.phase_acked || self.key_update.first_sent_in_phase.is_none();
         if due && allowed && self.key_update.previous_remote.is_none() {
             self.key_update.forced = false;
-            self.rotate_keys(now);
+            self.rotate_keys(now, crate::trace::KeyTrigger::LocalUpdate);
         }
     }
 
@@ -517,7 +560,7 @@ impl Connection {
             if let Some(b) = builder.take() {
                 self.finish_packet(now, buf, b, None);
             }
-            let Some(b) = self.start_packet(space, buf, max_size) else {
+            let Some(mut b) = self.start_packet(space, buf, max_size) else {
                 continue;
             };
             // RFC 9000 §10.2.3: before the handshake completes, an application
@@ -547,6 +590,7 @@ impl Connection {
             };
             if encoded.encoded_len() <= b.room(buf) {
                 encoded.encode(buf);
+                b.note(|| FrameSummary::from_frame(&encoded));
             }
             has_initial |= space == SpaceId::Initial;
             builder = Some(b);

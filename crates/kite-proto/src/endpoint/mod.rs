@@ -27,6 +27,7 @@ use crate::crypto::{
 };
 use crate::error::TransportErrorCode;
 use crate::packet::{Header, InvariantHeader, PacketType, ParsedHeader};
+use crate::trace::DropReason;
 use crate::version::Version;
 
 pub use crate::connection::ConnectError;
@@ -148,12 +149,19 @@ pub struct Endpoint {
     reset_limiter: stateless::ResetLimiter,
     /// Wall clock for tokens: `(instant, unix seconds)` read together.
     wall_clock: Option<(Instant, u64)>,
+    /// Where drops before any connection exists are reported.
+    tracer: Option<Box<dyn crate::trace::Tracer>>,
 }
 
 impl Endpoint {
     /// An endpoint; with a server config it accepts connections.
     pub fn new(config: EndpointConfig, server: Option<Arc<ServerConfig>>) -> Self {
+        let tracer = config
+            .tracer_factory
+            .as_ref()
+            .and_then(|factory| factory.endpoint_tracer());
         Endpoint {
+            tracer,
             config,
             server,
             routes: HashMap::new(),
@@ -202,7 +210,10 @@ impl Endpoint {
             retried_from: None,
             reset_token: None,
         };
-        let conn = Connection::new_client(now, &config, remote, server_name, ids)?;
+        let mut conn = Connection::new_client(now, &config, remote, server_name, ids)?;
+        if let Some(tracer) = self.connection_tracer(crate::Side::Client, &original_dcid) {
+            conn.set_tracer(now, tracer);
+        }
         self.route(handle, local);
         Ok((handle, Box::new(conn)))
     }
@@ -218,7 +229,10 @@ impl Endpoint {
     ) -> Option<DatagramEvent> {
         let ecn = ecn.unwrap_or(EcnCodepoint::NotEct);
         let cid_len = self.config.cid_generator.cid_len();
-        let invariant = InvariantHeader::parse(&data, cid_len).ok()?;
+        let Ok(invariant) = InvariantHeader::parse(&data, cid_len) else {
+            self.trace_drop(now, None, data.len(), DropReason::HeaderParseError);
+            return None;
+        };
         let dcid = ConnectionId::new(invariant.dcid()).ok();
         if let Some(handle) = dcid.and_then(|cid| self.routes.get(&cid)).copied() {
             return Some(DatagramEvent::ConnectionEvent(
@@ -251,12 +265,22 @@ impl Endpoint {
             // A short header for an ID we do not know: tell the peer its
             // connection is gone (RFC 9000 §10.3).
             let len = data.len();
+            self.trace_drop(
+                now,
+                Some(PacketType::OneRtt),
+                len,
+                DropReason::UnknownConnectionId,
+            );
             return self.stateless_reset(now, invariant.dcid(), len, remote, response_buf);
         };
         if version == Version::NEGOTIATION {
-            return None; // RFC 9000 §6.1: a server never answers a VN packet
+            // RFC 9000 §6.1: a server never answers a VN packet.
+            let ty = Some(PacketType::VersionNegotiation);
+            self.trace_drop(now, ty, data.len(), DropReason::Unexpected);
+            return None;
         }
         if !self.config.supported_versions.contains(&version) {
+            self.trace_drop(now, None, data.len(), DropReason::UnsupportedVersion);
             return self.version_negotiation(&invariant, data.len(), remote, response_buf);
         }
         self.handle_first_initial(now, remote, ecn, version, data, response_buf)
@@ -275,11 +299,18 @@ impl Endpoint {
         let server = self.server.clone()?;
         // RFC 9000 §14.1: Initials in datagrams under 1200 bytes are dropped.
         if data.len() < MIN_UDP_PAYLOAD {
+            self.trace_drop(now, None, data.len(), DropReason::InitialTooSmall);
             return None;
         }
-        let parsed = ParsedHeader::parse(&data, self.config.cid_generator.cid_len()).ok()?;
+        let Ok(parsed) = ParsedHeader::parse(&data, self.config.cid_generator.cid_len()) else {
+            self.trace_drop(now, None, data.len(), DropReason::HeaderParseError);
+            return None;
+        };
         if parsed.header.packet_type() != PacketType::Initial {
-            return None; // 0-RTT before its Initial, Handshake: dropped
+            // 0-RTT before its Initial, Handshake for a gone connection.
+            let ty = Some(parsed.header.packet_type());
+            self.trace_drop(now, ty, data.len(), DropReason::UnknownConnectionId);
+            return None;
         }
         let Header::Long { header, .. } = parsed.header else {
             return None;
@@ -362,6 +393,10 @@ impl Endpoint {
         };
         let mut conn =
             Connection::new_server(now, &server, version, remote, ids, validated).ok()?;
+        let odcid = retried_from.unwrap_or(client_dcid);
+        if let Some(tracer) = self.connection_tracer(crate::Side::Server, &odcid) {
+            conn.set_tracer(now, tracer);
+        }
         self.route(handle, local);
         self.route(handle, client_dcid);
         self.original_dcid_of.insert(handle, client_dcid);
@@ -450,6 +485,37 @@ impl Endpoint {
     /// Server connections whose handshake is in progress.
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshaking.len()
+    }
+
+    fn connection_tracer(
+        &self,
+        side: crate::Side,
+        original_dcid: &ConnectionId,
+    ) -> Option<Box<dyn crate::trace::Tracer>> {
+        self.config
+            .tracer_factory
+            .as_ref()?
+            .new_connection(side, original_dcid)
+    }
+
+    fn trace_drop(
+        &mut self,
+        now: Instant,
+        packet_type: Option<PacketType>,
+        size: usize,
+        reason: DropReason,
+    ) {
+        if let Some(tracer) = self.tracer.as_mut() {
+            tracer.event(
+                now,
+                &crate::trace::TraceEvent::PacketDropped(crate::trace::PacketDropped {
+                    packet_type,
+                    pn: None,
+                    size,
+                    reason,
+                }),
+            );
+        }
     }
 
     fn wants_retry(&self, remote: SocketAddr) -> bool {
