@@ -61,6 +61,11 @@ pub struct TransportConfig {
     pub key_update_interval: Option<u64>,
     /// QUIC versions, most preferred first.
     pub versions: Vec<Version>,
+    /// Server: accept 0-RTT data from resuming clients (RFC 9001 §4.6).
+    /// 0-RTT data can be replayed by an attacker: accept it only for
+    /// requests that are safe to repeat. The TLS config must also allow
+    /// early data (`max_early_data_size = u32::MAX`).
+    pub allow_0rtt: bool,
 }
 
 impl Default for TransportConfig {
@@ -81,6 +86,7 @@ impl Default for TransportConfig {
             max_datagram_frame_size: None,
             key_update_interval: None,
             versions: Version::SUPPORTED.to_vec(),
+            allow_0rtt: false,
         }
     }
 }

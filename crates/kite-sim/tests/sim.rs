@@ -19,6 +19,11 @@ fn tls_configs() -> (ServerConfig, ClientConfig) {
 }
 
 fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
+    tls_configs_full(transport, false)
+}
+
+/// TLS and transport configs; with `early_data`, TLS allows 0-RTT both ways.
+fn tls_configs_full(transport: TransportConfig, early_data: bool) -> (ServerConfig, ClientConfig) {
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
     let key_der =
@@ -31,7 +36,7 @@ fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) 
         .with_single_cert(vec![cert_der.clone()], key_der)
         .unwrap();
     server.alpn_protocols = vec![ALPN.to_vec()];
-    server.max_early_data_size = 0;
+    server.max_early_data_size = if early_data { u32::MAX } else { 0 };
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert_der).unwrap();
     let mut client = rustls::ClientConfig::builder_with_provider(provider)
@@ -40,6 +45,7 @@ fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) 
         .with_root_certificates(roots)
         .with_no_client_auth();
     client.alpn_protocols = vec![ALPN.to_vec()];
+    client.enable_early_data = early_data;
     let transport = Arc::new(transport);
     (
         ServerConfig {
@@ -639,4 +645,75 @@ fn qlog_records_packets_losses_metrics_keys_and_close_as_json_seq() {
             .iter()
             .any(|n| n == "quic:packet_lost")
     );
+}
+
+/// Resumes a session and sends "early" on a bidirectional stream before the
+/// handshake; returns (accepted, server saw it as early, echo received).
+fn resume_with_0rtt(allow_0rtt: bool, seed_value: u64) -> (Option<bool>, bool, Vec<u8>) {
+    let transport = TransportConfig {
+        allow_0rtt,
+        ..TransportConfig::default()
+    };
+    let (server, client) = tls_configs_full(transport, true);
+    let mut sim = Simulation::pair(seed(seed_value), LinkConfig::default(), server);
+    let first = sim.connect(CLIENT, SERVER, client.clone());
+    assert!(handshake(&mut sim, first, Duration::from_secs(5)));
+    // Session tickets arrive in 1-RTT CRYPTO frames after the handshake.
+    sim.run_until(Duration::from_millis(300), |_| false);
+    let now = sim.now;
+    sim.conn(CLIENT, first).close(now, 0, b"");
+    sim.run_until(Duration::from_secs(2), |_| false);
+
+    let second = sim.connect(CLIENT, SERVER, client);
+    assert!(
+        sim.conn(CLIENT, second).has_0rtt(),
+        "no 0-RTT keys on resumption"
+    );
+    let id = sim
+        .conn(CLIENT, second)
+        .open(Dir::Bi)
+        .expect("remembered stream limit");
+    sim.conn(CLIENT, second).write(id, b"early").unwrap();
+    sim.conn(CLIENT, second).finish(id).unwrap();
+    let mut echoed = Vec::new();
+    let mut early = false;
+    let done = sim.run_until(Duration::from_secs(5), |sim| {
+        if let Some(&sh) = sim.hosts[SERVER].accepted.get(1) {
+            let conn = sim.conn(SERVER, sh);
+            while let Some(sid) = conn.accept(Dir::Bi) {
+                early |= conn.is_early_stream(sid);
+                let mut data = Vec::new();
+                while let Ok(Some(chunk)) = conn.read(sid, 1024) {
+                    data.extend_from_slice(&chunk);
+                }
+                conn.write(sid, &data).unwrap();
+                conn.finish(sid).unwrap();
+            }
+        }
+        loop {
+            match sim.conn(CLIENT, second).read(id, 1024) {
+                Ok(Some(chunk)) => echoed.extend_from_slice(&chunk),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    });
+    assert!(done, "{:?}", sim.conn(CLIENT, second));
+    (sim.conn(CLIENT, second).zero_rtt_accepted(), early, echoed)
+}
+
+#[test]
+fn zero_rtt_data_is_accepted_on_resumption_and_marked_early() {
+    let (accepted, early, echoed) = resume_with_0rtt(true, 21);
+    assert_eq!(accepted, Some(true));
+    assert!(early, "the server did not see the stream's data as early");
+    assert_eq!(echoed, b"early");
+}
+
+#[test]
+fn rejected_zero_rtt_data_is_sent_again_in_1rtt() {
+    let (accepted, early, echoed) = resume_with_0rtt(false, 22);
+    assert_eq!(accepted, Some(false));
+    assert!(!early);
+    assert_eq!(echoed, b"early");
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 use rustls::pki_types::ServerName;
 
 use super::spaces::PacketSpace;
-use super::streams::{StreamParams, Streams, StreamsConfig};
+use super::streams::{Streams, StreamsConfig};
 use super::timer::{Timer, TimerTable};
 use super::{
     ACTIVE_CID_LIMIT, Connection, ConnectionStats, EndpointEventInner, Event, KeyUpdateState,
@@ -107,6 +107,11 @@ impl Connection {
             conn.token_store = Some((server_name.to_owned(), store.clone()));
         }
         conn.process_tls_output(now);
+        // A ticket that allows early data: 0-RTT from the first flight on.
+        // Bad remembered parameters only cost the 0-RTT attempt.
+        if conn.maybe_start_0rtt().is_err() {
+            conn.zero_rtt = Default::default();
+        }
         Ok(conn)
     }
 
@@ -121,12 +126,15 @@ impl Connection {
     ) -> Result<Connection, ConnectError> {
         let tls_ver = tls_version(version).ok_or(ConnectError::UnsupportedVersion(version))?;
         let local_params = local_transport_params(&config.transport, Side::Server, &ids);
-        let tls = rustls::quic::ServerConnection::new(
+        let mut tls = rustls::quic::ServerConnection::new(
             config.tls.clone(),
             tls_ver,
             encode_params(&local_params),
         )
         .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        if !config.transport.allow_0rtt {
+            tls.reject_early_data();
+        }
         let mut conn = Connection::new(
             now,
             Side::Server,
@@ -177,6 +185,8 @@ impl Connection {
             tls,
             spaces,
             one_rtt: None,
+            zero_rtt: Default::default(),
+            current_packet_early: false,
             key_update: KeyUpdateState::default(),
             tls_write_space: SpaceId::Initial,
             handshake_complete: false,
@@ -250,6 +260,7 @@ impl Connection {
             }
         }
         self.process_tls_output(now);
+        self.maybe_accept_0rtt();
         // A resuming client's rustls reports the parameters remembered with
         // the session ticket until EncryptedExtensions (Handshake space)
         // brings the server's new ones: only those are authenticated here.
@@ -321,18 +332,8 @@ impl Connection {
                 ));
             }
         }
-        self.streams.handle_peer_params(&StreamParams {
-            initial_max_data: params.initial_max_data.into_inner(),
-            initial_max_stream_data_bidi_local: params
-                .initial_max_stream_data_bidi_local
-                .into_inner(),
-            initial_max_stream_data_bidi_remote: params
-                .initial_max_stream_data_bidi_remote
-                .into_inner(),
-            initial_max_stream_data_uni: params.initial_max_stream_data_uni.into_inner(),
-            initial_max_streams_bidi: params.initial_max_streams_bidi.into_inner(),
-            initial_max_streams_uni: params.initial_max_streams_uni.into_inner(),
-        })?;
+        self.streams
+            .handle_peer_params(&super::zero_rtt::stream_params(&params))?;
         // RFC 9000 §10.1: the effective idle timeout is the smaller non-zero one.
         let ours = self.config.max_idle_timeout;
         let theirs = params.max_idle_timeout;
@@ -367,6 +368,7 @@ impl Connection {
                 "peer sent no transport parameters",
             ));
         }
+        self.on_0rtt_outcome(now)?;
         self.handshake_complete = true;
         self.state = State::Established;
         self.timers.stop(Timer::Handshake);

@@ -31,6 +31,7 @@ mod spaces;
 mod stats;
 pub mod streams;
 mod timer;
+mod zero_rtt;
 
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -182,6 +183,10 @@ pub struct Connection {
     state: State,
     tls: rustls::quic::Connection,
     spaces: [PacketSpace; 3],
+    /// 0-RTT keys and outcome.
+    zero_rtt: zero_rtt::ZeroRtt,
+    /// Whether the packet being processed came in 0-RTT.
+    current_packet_early: bool,
     /// 1-RTT keys and their key-update state.
     one_rtt: Option<Box<OneRttKeys>>,
     key_update: KeyUpdateState,

@@ -192,8 +192,9 @@ impl Connection {
         let Some(space_id) = info.ty.space() else {
             return Ok(());
         };
-        if info.ty == PacketType::ZeroRtt {
-            // 0-RTT is not accepted yet: the client resends the data in 1-RTT.
+        if info.ty == PacketType::ZeroRtt && (self.side.is_client() || self.zero_rtt.keys.is_none())
+        {
+            // Not accepting 0-RTT: the client resends the data in 1-RTT.
             self.trace_drop(now, Some(info.ty), None, size, DropReason::KeyUnavailable);
             return Ok(());
         }
@@ -201,6 +202,7 @@ impl Connection {
             .then(|| crate::cid::reset_token_candidate(&packet))
             .flatten();
         let has_keys = match space_id {
+            SpaceId::Data if info.ty == PacketType::ZeroRtt => self.zero_rtt.keys.is_some(),
             SpaceId::Data => self.one_rtt.is_some(),
             _ => self.space(space_id).keys.is_some(),
         };
@@ -259,6 +261,7 @@ impl Connection {
             return Err(TransportError::protocol_violation("packet without frames"));
         }
         let mut ack_eliciting = false;
+        self.current_packet_early = info.ty == PacketType::ZeroRtt;
         let mut summaries = self.is_tracing().then(Vec::new);
         for frame in Frames::new(payload, info.ty) {
             let frame = frame?;
@@ -311,6 +314,15 @@ impl Connection {
             .acks
             .largest_received()
             .map(PacketNumber);
+        if info.ty == PacketType::ZeroRtt {
+            let keys = self.zero_rtt.keys.as_ref()?;
+            let (truncated, pn_len) =
+                remove_header_protection(&keys.header, packet, info.pn_offset).ok()?;
+            let pn = PacketNumber::decode(largest, truncated, PnLen::new(pn_len)?).0;
+            let header_len = info.pn_offset + pn_len;
+            let range = open_payload(&keys.packet, pn, packet, header_len).ok()?;
+            return Some((pn, header_len, range.len()));
+        }
         if space_id != SpaceId::Data {
             let keys = self.space(space_id).remote_keys()?;
             let (truncated, pn_len) =
@@ -377,9 +389,15 @@ impl Connection {
                     .on_received(crypto.offset, crypto.data)?;
                 self.on_crypto_data(now, space)
             }
-            Frame::Stream(s) => self
-                .streams
-                .handle_stream(now, s.id, s.offset, s.data, s.fin),
+            Frame::Stream(s) => {
+                let id = s.id;
+                self.streams
+                    .handle_stream(now, id, s.offset, s.data, s.fin)?;
+                if self.current_packet_early {
+                    self.note_early_stream(id);
+                }
+                Ok(())
+            }
             Frame::ResetStream(r) => {
                 self.streams
                     .handle_reset_stream(now, r.id, r.error_code.into_inner(), r.final_size)

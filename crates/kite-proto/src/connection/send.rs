@@ -156,7 +156,7 @@ impl Connection {
             return false;
         }
         let has_keys = match id {
-            SpaceId::Data => self.one_rtt.is_some(),
+            SpaceId::Data => self.one_rtt.is_some() || self.has_0rtt(),
             _ => space.keys.is_some(),
         };
         if !has_keys {
@@ -211,6 +211,15 @@ impl Connection {
                 .write(buf, PacketNumber(pn), pn_len)
                 .ok()?
             }
+            SpaceId::Data if self.one_rtt.is_none() => LongHeader {
+                ty: LongType::ZeroRtt,
+                version: self.version,
+                dcid: self.remote_cid,
+                scid: self.local_cid,
+                token: &[],
+            }
+            .write(buf, PacketNumber(pn), pn_len)
+            .ok()?,
             SpaceId::Data => {
                 let key_phase = self.one_rtt.as_ref()?.key_phase();
                 ShortHeader {
@@ -240,12 +249,17 @@ impl Connection {
         can_send_data: bool,
     ) {
         let space_id = b.space;
-        self.write_ack(now, buf, b);
+        let zero_rtt = space_id == SpaceId::Data && self.one_rtt.is_none();
+        // RFC 9000 §12.5: no ACK (nor connection control frames we send)
+        // in 0-RTT packets.
+        if !zero_rtt {
+            self.write_ack(now, buf, b);
+        }
         let probing = self.space(space_id).probes_pending > 0;
         if !can_send_data && !probing {
             return;
         }
-        if space_id == SpaceId::Data {
+        if space_id == SpaceId::Data && !zero_rtt {
             self.write_connection_controls(buf, b);
         }
         self.write_crypto(buf, b);
@@ -459,6 +473,11 @@ impl Connection {
             return;
         }
         let sealed = match b.space {
+            SpaceId::Data if self.one_rtt.is_none() => self.zero_rtt.keys.as_ref().map(|keys| {
+                seal_payload(&keys.packet, b.pn, packet, header_len).and_then(|_| {
+                    apply_header_protection(&keys.header, packet, b.layout.pn_offset, pn_len)
+                })
+            }),
             SpaceId::Data => self.one_rtt.as_ref().map(|keys| {
                 seal_payload(&keys.current().local, b.pn, packet, header_len).and_then(|_| {
                     apply_header_protection(keys.local_header(), packet, b.layout.pn_offset, pn_len)
@@ -480,14 +499,18 @@ impl Connection {
             self.trace(
                 now,
                 TraceEvent::PacketSent(PacketInfo {
-                    packet_type: super::observe::packet_type_of(b.space),
+                    packet_type: if b.space == SpaceId::Data && self.one_rtt.is_none() {
+                        crate::packet::PacketType::ZeroRtt
+                    } else {
+                        super::observe::packet_type_of(b.space)
+                    },
                     pn: b.pn,
                     size,
                     frames,
                 }),
             );
         }
-        if b.space == SpaceId::Data {
+        if b.space == SpaceId::Data && self.one_rtt.is_some() {
             self.key_update.first_sent_in_phase.get_or_insert(b.pn);
             self.key_update.packets_sent_in_phase += 1;
         }
