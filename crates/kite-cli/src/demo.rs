@@ -1,12 +1,15 @@
 //! `kite demo`: quic-go's echo example in one process. An echo server on
 //! 127.0.0.1 and a client that sends "foobar" and then a larger patterned
 //! payload, reads both echoes back, checks them and closes, printing each
-//! step on the way.
+//! step on the way. With `--qlog-dir` (or `QLOGDIR`) both ends write a qlog
+//! file of their connection.
 
 use crate::echo;
+use crate::endpoint::EndpointOptions;
 use crate::tls::{self, DEFAULT_ALPN, Identity, SELF_SIGNED_NAME, Trust};
 use kite::{ClientConfig, Listener, TransportConfig};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
@@ -21,14 +24,27 @@ const BULK_SIZE: u64 = 1 << 20;
 /// The whole demo must end by then; a hang becomes an error, not a stuck shell.
 const DEMO_LIMIT: Duration = Duration::from_secs(10);
 
+/// Flags of `kite demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Write a qlog file per connection end into this directory (default:
+    /// `$QLOGDIR`, if set).
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
+}
+
 /// Runs the demo, printing each step; fails on any mismatch or error.
-pub async fn run() -> Result<(), String> {
-    tokio::time::timeout(DEMO_LIMIT, demo())
+pub async fn run(args: DemoArgs) -> Result<(), String> {
+    let options = EndpointOptions {
+        retry: false,
+        qlog_dir: args.qlog_dir,
+    };
+    tokio::time::timeout(DEMO_LIMIT, demo(options))
         .await
         .map_err(|_| format!("demo did not finish within {DEMO_LIMIT:?}"))?
 }
 
-async fn demo() -> Result<(), String> {
+async fn demo(options: EndpointOptions) -> Result<(), String> {
     let start = Instant::now();
     let identity = Identity::self_signed()?;
     let trust = Trust::Roots(identity.chain.clone());
@@ -36,7 +52,9 @@ async fn demo() -> Result<(), String> {
     let server_config = tls::server_config(identity, DEFAULT_ALPN, transport.clone())?;
     let client_config = tls::client_config(trust, DEFAULT_ALPN, transport)?;
 
-    let listener = kite::listen_addr((Ipv4Addr::LOCALHOST, 0).into(), server_config)
+    let (server_transport, _) = options.bind((Ipv4Addr::LOCALHOST, 0).into()).await?;
+    let listener = server_transport
+        .listen(server_config)
         .map_err(|e| format!("listening: {e}"))?;
     let addr = listener
         .local_addr()
@@ -44,9 +62,12 @@ async fn demo() -> Result<(), String> {
     println!(
         "server: listening on {addr} (self-signed certificate for {SELF_SIGNED_NAME}, ALPN {DEFAULT_ALPN})"
     );
+    if let Some(dir) = options.qlog_dir() {
+        println!("qlog: one file per connection end in {}", dir.display());
+    }
     let server = tokio::spawn(serve_one(listener));
 
-    let client_result = client(addr, client_config).await;
+    let client_result = client(addr, client_config, &options).await;
     let server_result = server
         .await
         .map_err(|e| format!("server task: {e}"))
@@ -62,9 +83,13 @@ async fn demo() -> Result<(), String> {
 }
 
 /// The client's side: connect, echo the message, echo the bulk payload, close.
-async fn client(addr: SocketAddr, config: ClientConfig) -> Result<(), String> {
+async fn client(
+    addr: SocketAddr,
+    config: ClientConfig,
+    options: &EndpointOptions,
+) -> Result<(), String> {
     println!("client: connecting to {addr} as {SELF_SIGNED_NAME}");
-    let transport = echo::client_transport(addr).await?;
+    let transport = echo::client_transport(addr, options).await?;
     let start = Instant::now();
     let conn = transport
         .dial(addr, SELF_SIGNED_NAME, config)

@@ -4,6 +4,7 @@
 //! finishes; the server echoes every stream back and finishes it; the client
 //! checks every byte and prints `echo ok streams=K bytes=N secs=S`.
 
+use crate::endpoint::EndpointOptions;
 use crate::tls::{self, DEFAULT_ALPN, Identity, SELF_SIGNED_NAME, Trust};
 use bytes::Bytes;
 use kite::{Connection, ConnectionError, RecvStream, SendStream, Transport, TransportConfig};
@@ -24,11 +25,12 @@ const PATTERN_PERIOD: usize = 251;
 const WRITE_CHUNK: usize = 64 * 1024;
 
 /// How long a client waits after closing for its connection to drain, so the
-/// CONNECTION_CLOSE is sent before the process exits. Draining lasts three PTOs
-/// (RFC 9000 §10.2); past this bound the client exits anyway.
+/// CONNECTION_CLOSE is sent before the process exits, and a server with
+/// `--max-conns` for its last connections to drain. Closing and draining last
+/// three PTOs (RFC 9000 §10.2); past this bound the process exits anyway.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-/// How often the client checks whether its connection has drained.
+/// How often a drain wait checks whether the connections are gone.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
 
 /// Application close code and reason of a client done with its connection.
@@ -50,16 +52,19 @@ pub struct ServerArgs {
     /// PEM private key for `--cert`.
     #[arg(long, requires = "cert")]
     key: Option<PathBuf>,
-    /// Send a Retry to every new connection (not supported yet).
+    /// Send a Retry to every new connection, validating its address first;
+    /// the `done` line then counts them as `retries=R`.
     #[arg(long)]
     retry: bool,
     /// Accept 0-RTT data (not supported yet).
     #[arg(long)]
     zero_rtt: bool,
-    /// Write a qlog file per connection into this directory (not supported yet).
+    /// Write a qlog file per connection into this directory (default:
+    /// `$QLOGDIR`, if set).
     #[arg(long, value_name = "DIR")]
     qlog_dir: Option<PathBuf>,
-    /// Exit after this many connections have ended, printing `done conns=M`.
+    /// Exit after this many connections have ended, printing `done conns=M`
+    /// (`done conns=M retries=R` with `--retry`).
     #[arg(long, value_name = "M")]
     max_conns: Option<u64>,
 }
@@ -91,18 +96,24 @@ pub struct ClientArgs {
     /// Resume a session and send 0-RTT data (not supported yet).
     #[arg(long)]
     resume: bool,
+    /// Write a qlog file for the connection into this directory (default:
+    /// `$QLOGDIR`, if set).
+    #[arg(long, value_name = "DIR")]
+    qlog_dir: Option<PathBuf>,
 }
 
 /// Runs the echo server until killed, or until `--max-conns` connections ended.
 pub async fn run_server(args: ServerArgs) -> Result<(), String> {
-    refuse_unsupported(&[
-        (args.retry, "--retry"),
-        (args.zero_rtt, "--zero-rtt"),
-        (args.qlog_dir.is_some(), "--qlog-dir"),
-    ])?;
+    refuse_unsupported(&[(args.zero_rtt, "--zero-rtt")])?;
     let identity = Identity::load(args.cert.as_deref(), args.key.as_deref())?;
     let config = tls::server_config(identity, &args.alpn, Arc::new(TransportConfig::default()))?;
-    let listener = kite::listen_addr(args.listen, config)
+    let options = EndpointOptions {
+        retry: args.retry,
+        qlog_dir: args.qlog_dir,
+    };
+    let (transport, retries) = options.bind(args.listen).await?;
+    let listener = transport
+        .listen(config)
         .map_err(|e| format!("listening on {}: {e}", args.listen))?;
     let addr = listener
         .local_addr()
@@ -126,7 +137,14 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
             Some(_) = connections.join_next() => ended += 1,
         }
     }
-    println!("done conns={ended}");
+    // Connections that ended still wait out their draining period (RFC 9000
+    // §10.2.2); let them, so their qlog traces end with it. Bounded, as the
+    // client's wait is.
+    wait_drained(listener.transport()).await;
+    match retries {
+        Some(retries) => println!("done conns={ended} retries={}", retries.get()),
+        None => println!("done conns={ended}"),
+    }
     Ok(())
 }
 
@@ -144,7 +162,11 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
         .ok_or("--streams times --size overflows")?;
     let config = tls::client_config(trust, &args.alpn, Arc::new(TransportConfig::default()))?;
     let server = resolve(&args.connect).await?;
-    let transport = client_transport(server).await?;
+    let options = EndpointOptions {
+        retry: false,
+        qlog_dir: args.qlog_dir,
+    };
+    let transport = client_transport(server, &options).await?;
 
     // The clock covers handshake and transfer: what a user of echo waits for.
     let start = Instant::now();
@@ -344,15 +366,16 @@ async fn resolve(addr: &str) -> Result<SocketAddr, String> {
 }
 
 /// A transport on an ephemeral port of `server`'s address family.
-pub async fn client_transport(server: SocketAddr) -> Result<Transport, String> {
+pub async fn client_transport(
+    server: SocketAddr,
+    options: &EndpointOptions,
+) -> Result<Transport, String> {
     let local: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let socket = tokio::net::UdpSocket::bind(local)
-        .await
-        .map_err(|e| format!("binding {local}: {e}"))?;
-    Ok(Transport::new(socket))
+    let (transport, _) = options.bind(local).await?;
+    Ok(transport)
 }
 
 /// Closes `conn` and waits (at most [`DRAIN_LIMIT`]) until the transport has
@@ -361,6 +384,12 @@ pub async fn client_transport(server: SocketAddr) -> Result<Transport, String> {
 pub async fn close_and_drain(transport: &Transport, conn: Connection) -> bool {
     conn.close(DONE_CODE, DONE_REASON);
     drop(conn);
+    wait_drained(transport).await
+}
+
+/// Waits (at most [`DRAIN_LIMIT`]) until `transport` has no connection left;
+/// returns whether that happened in time.
+async fn wait_drained(transport: &Transport) -> bool {
     let deadline = Instant::now() + DRAIN_LIMIT;
     while transport.open_connections() > 0 {
         if Instant::now() >= deadline {
@@ -409,9 +438,9 @@ mod tests {
 
     #[test]
     fn unsupported_flag_is_named_in_the_error() {
-        assert_eq!(refuse_unsupported(&[(false, "--retry")]), Ok(()));
+        assert_eq!(refuse_unsupported(&[(false, "--resume")]), Ok(()));
         assert_eq!(
-            refuse_unsupported(&[(false, "--retry"), (true, "--zero-rtt")]),
+            refuse_unsupported(&[(false, "--resume"), (true, "--zero-rtt")]),
             Err("--zero-rtt is not supported yet".to_string())
         );
     }

@@ -5,6 +5,7 @@
 
 mod demo;
 mod echo;
+mod endpoint;
 mod inspect;
 mod tls;
 
@@ -23,7 +24,7 @@ struct Cli {
 enum Command {
     /// Run an echo server and client in one process over loopback (quic-go's
     /// echo example) and print each step.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Echo server and client of quic-go's echo example (ALPN quic-echo-example).
     Echo {
         #[command(subcommand)]
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
         Command::Inspect { hex, cid_len } => inspect::run(&hex, cid_len).map(|report| {
             print!("{report}");
         }),
-        Command::Demo => block_on(demo::run()),
+        Command::Demo(args) => block_on(demo::run(args)),
         Command::Echo {
             role: EchoRole::Server(args),
         } => block_on(echo::run_server(args)),

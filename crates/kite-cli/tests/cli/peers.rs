@@ -300,7 +300,13 @@ impl Server {
 
     /// For a server started with `--max-conns M`: waits for its exit and
     /// returns M from its `done conns=M ...` line.
-    pub fn wait_done(mut self) -> u64 {
+    pub fn wait_done(self) -> u64 {
+        self.wait_done_line().conns
+    }
+
+    /// For a server started with `--max-conns M`: waits for its exit and
+    /// returns its `done conns=M [retries=R]` line.
+    pub fn wait_done_line(mut self) -> Done {
         let line = self.process.next_line();
         let status = self.process.wait(DEADLINE);
         assert!(
@@ -308,13 +314,28 @@ impl Server {
             "server exited with {status}; stderr: {}",
             self.process.stderr_text()
         );
-        field(&line, "done", "conns")
+        Done {
+            conns: field(&line, "done", "conns"),
+            retries: line
+                .split_whitespace()
+                .any(|pair| pair.starts_with("retries="))
+                .then(|| field(&line, "done", "retries")),
+        }
     }
 
     /// What the server wrote on stderr so far.
     pub fn stderr_text(&self) -> String {
         self.process.stderr_text()
     }
+}
+
+/// A server's `done conns=M [retries=R]` line.
+#[derive(Debug)]
+pub struct Done {
+    /// Connections that ended.
+    pub conns: u64,
+    /// Retries, as the server counts them; `None` when it printed none.
+    pub retries: Option<u64>,
 }
 
 /// The outcome of a client run.
