@@ -42,6 +42,21 @@ pub const DEFAULT_MAX_INCOMING: usize = 32;
 /// it each handshake must first prove its address.
 pub const DEFAULT_RETRY_THRESHOLD: usize = 16;
 
+/// 0-RTT packets arriving before their Initial wait in at most this many
+/// queues, one per destination CID (quic-go's zeroRTTQueues: 32)...
+pub const MAX_EARLY_QUEUES: usize = 32;
+/// ...of at most this many datagrams each (quic-go: 31)...
+pub const MAX_EARLY_DATAGRAMS: usize = 31;
+/// ...for at most this long; an Initial that takes longer is not coming.
+pub const EARLY_QUEUE_LIFETIME: Duration = Duration::from_millis(100);
+
+/// Datagrams of 0-RTT packets waiting for their connection's Initial.
+#[derive(Debug)]
+struct EarlyQueue {
+    created: Instant,
+    datagrams: Vec<(SocketAddr, EcnCodepoint, BytesMut)>,
+}
+
 /// Decides per client address whether to ask for address validation (Retry)
 /// before creating state; `None` in [`EndpointConfig`] means "when the
 /// handshakes in progress reach [`DEFAULT_RETRY_THRESHOLD`]".
@@ -149,6 +164,8 @@ pub struct Endpoint {
     reset_limiter: stateless::ResetLimiter,
     /// Wall clock for tokens: `(instant, unix seconds)` read together.
     wall_clock: Option<(Instant, u64)>,
+    /// 0-RTT datagrams that came before their Initial, by destination CID.
+    early_queues: HashMap<ConnectionId, EarlyQueue>,
     /// Where drops before any connection exists are reported.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
 }
@@ -176,6 +193,7 @@ impl Endpoint {
             rng: ring::rand::SystemRandom::new(),
             reset_limiter: Default::default(),
             wall_clock: None,
+            early_queues: HashMap::new(),
         }
     }
 
@@ -297,19 +315,26 @@ impl Endpoint {
         response_buf: &mut Vec<u8>,
     ) -> Option<DatagramEvent> {
         let server = self.server.clone()?;
-        // RFC 9000 §14.1: Initials in datagrams under 1200 bytes are dropped.
-        if data.len() < MIN_UDP_PAYLOAD {
-            self.trace_drop(now, None, data.len(), DropReason::InitialTooSmall);
-            return None;
-        }
         let Ok(parsed) = ParsedHeader::parse(&data, self.config.cid_generator.cid_len()) else {
             self.trace_drop(now, None, data.len(), DropReason::HeaderParseError);
             return None;
         };
-        if parsed.header.packet_type() != PacketType::Initial {
-            // 0-RTT before its Initial, Handshake for a gone connection.
-            let ty = Some(parsed.header.packet_type());
-            self.trace_drop(now, ty, data.len(), DropReason::UnknownConnectionId);
+        let packet_type = parsed.header.packet_type();
+        if packet_type == PacketType::ZeroRtt && server.transport.allow_0rtt {
+            let Ok(dcid) = ConnectionId::new(parsed.header.dcid()) else {
+                return None;
+            };
+            self.queue_early(now, dcid, remote, ecn, data);
+            return None;
+        }
+        if packet_type != PacketType::Initial {
+            // Handshake for a gone connection, 0-RTT we do not take.
+            self.trace_drop(now, Some(packet_type), data.len(), DropReason::UnknownConnectionId);
+            return None;
+        }
+        // RFC 9000 §14.1: Initials in datagrams under 1200 bytes are dropped.
+        if data.len() < MIN_UDP_PAYLOAD {
+            self.trace_drop(now, None, data.len(), DropReason::InitialTooSmall);
             return None;
         }
         let Header::Long { header, .. } = parsed.header else {
@@ -408,6 +433,19 @@ impl Endpoint {
             ecn,
             data,
         }));
+        // The 0-RTT packets that overtook this Initial follow it now.
+        if let Some(queue) = self.early_queues.remove(&client_dcid)
+            && now.saturating_duration_since(queue.created) < EARLY_QUEUE_LIFETIME
+        {
+            for (from, ecn, data) in queue.datagrams {
+                conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
+                    now,
+                    remote: from,
+                    ecn,
+                    data,
+                }));
+            }
+        }
         Some(DatagramEvent::NewConnection(handle, Box::new(conn)))
     }
 
@@ -485,6 +523,41 @@ impl Endpoint {
     /// Server connections whose handshake is in progress.
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshaking.len()
+    }
+
+    /// Holds a 0-RTT datagram for a connection whose Initial has not come,
+    /// within the queue bounds; what does not fit is dropped and traced.
+    fn queue_early(
+        &mut self,
+        now: Instant,
+        dcid: ConnectionId,
+        remote: SocketAddr,
+        ecn: EcnCodepoint,
+        data: BytesMut,
+    ) {
+        self.early_queues
+            .retain(|_, q| now.saturating_duration_since(q.created) < EARLY_QUEUE_LIFETIME);
+        let size = data.len();
+        let queues = self.early_queues.len();
+        let queue = match self.early_queues.get_mut(&dcid) {
+            Some(queue) => queue,
+            None if queues < MAX_EARLY_QUEUES => {
+                self.early_queues.entry(dcid).or_insert(EarlyQueue {
+                    created: now,
+                    datagrams: Vec::new(),
+                })
+            }
+            None => {
+                let ty = Some(PacketType::ZeroRtt);
+                self.trace_drop(now, ty, size, DropReason::QueueFull);
+                return;
+            }
+        };
+        if queue.datagrams.len() >= MAX_EARLY_DATAGRAMS {
+            self.trace_drop(now, Some(PacketType::ZeroRtt), size, DropReason::QueueFull);
+            return;
+        }
+        queue.datagrams.push((remote, ecn, data));
     }
 
     fn connection_tracer(

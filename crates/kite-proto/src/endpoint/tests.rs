@@ -201,3 +201,61 @@ fn client_ignores_version_negotiation_listing_its_own_version() {
     assert!(conn.error().is_none());
     assert!(!conn.is_closed());
 }
+
+/// A 0-RTT datagram (not decryptable, which the queue does not care about)
+/// for destination CID `dcid`.
+fn zero_rtt_datagram(dcid: u8) -> BytesMut {
+    let mut buf = Vec::new();
+    LongHeader {
+        ty: LongType::ZeroRtt,
+        version: Version::V1,
+        dcid: ConnectionId::new(&[dcid; 8]).unwrap(),
+        scid: ConnectionId::new(&[9; 4]).unwrap(),
+        token: &[],
+    }
+    .write(&mut buf, PacketNumber(0), PnLen::new(1).unwrap())
+    .unwrap();
+    buf.resize(200, 0);
+    let payload_len = buf.len() - 1 - 4 - 1 - 8 - 1 - 4 - 2 - 1;
+    let layout_len = (0x4000 | (payload_len + 1) as u16).to_be_bytes();
+    buf[19..21].copy_from_slice(&layout_len);
+    BytesMut::from(&buf[..])
+}
+
+fn server_allowing_0rtt() -> Endpoint {
+    let mut config = (*server_config()).clone();
+    config.transport = Arc::new(crate::config::TransportConfig {
+        allow_0rtt: true,
+        ..Default::default()
+    });
+    Endpoint::new(EndpointConfig::default(), Some(Arc::new(config)))
+}
+
+#[test]
+fn zero_rtt_before_its_initial_waits_in_a_bounded_queue() {
+    let mut endpoint = server_allowing_0rtt();
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for _ in 0..40 {
+        let event = endpoint.handle_datagram(now, addr(), None, zero_rtt_datagram(1), &mut out);
+        assert!(event.is_none());
+    }
+    let queue = endpoint.early_queues.get(&ConnectionId::new(&[1; 8]).unwrap()).unwrap();
+    assert_eq!(queue.datagrams.len(), MAX_EARLY_DATAGRAMS);
+    for dcid in 2..=40 {
+        endpoint.handle_datagram(now, addr(), None, zero_rtt_datagram(dcid), &mut out);
+    }
+    assert_eq!(endpoint.early_queues.len(), MAX_EARLY_QUEUES);
+    // After 100 ms the queues are gone.
+    let later = now + EARLY_QUEUE_LIFETIME;
+    endpoint.handle_datagram(later, addr(), None, zero_rtt_datagram(99), &mut out);
+    assert_eq!(endpoint.early_queues.len(), 1);
+}
+
+#[test]
+fn zero_rtt_for_a_server_without_0rtt_is_not_queued() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut out = Vec::new();
+    endpoint.handle_datagram(Instant::now(), addr(), None, zero_rtt_datagram(1), &mut out);
+    assert!(endpoint.early_queues.is_empty());
+}
