@@ -26,8 +26,23 @@ pub const DEFAULT_MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default handshake idle timeout: 5 s, as quic-go.
 pub const DEFAULT_HANDSHAKE_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What a server knows of a client when its ClientHello is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHelloInfo {
+    /// The client's address.
+    pub remote: std::net::SocketAddr,
+    /// The SNI server name, if the client sent one.
+    pub server_name: Option<String>,
+    /// The ALPN protocols offered, in the client's order.
+    pub alpn_protocols: Vec<Vec<u8>>,
+}
+
+/// Picks a server's configuration per ClientHello, or refuses the client
+/// (`None`: the connection closes with CONNECTION_REFUSED).
+pub type GetConfigForClient = Arc<dyn Fn(&ClientHelloInfo) -> Option<ServerConfig> + Send + Sync>;
+
 /// Per-connection transport settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TransportConfig {
     /// Idle timeout we advertise (RFC 9000 §10.1); the effective one is the
     /// minimum of both sides' non-zero values.
@@ -66,6 +81,32 @@ pub struct TransportConfig {
     /// requests that are safe to repeat. The TLS config must also allow
     /// early data (`max_early_data_size = u32::MAX`).
     pub allow_0rtt: bool,
+    /// Server: called once per ClientHello with the client's address, SNI
+    /// and ALPN list; returns the config for this connection or refuses it.
+    pub get_config_for_client: Option<GetConfigForClient>,
+}
+
+impl std::fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("max_idle_timeout", &self.max_idle_timeout)
+            .field("handshake_idle_timeout", &self.handshake_idle_timeout)
+            .field("keep_alive_period", &self.keep_alive_period)
+            .field("initial_stream_window", &self.initial_stream_window)
+            .field("max_stream_window", &self.max_stream_window)
+            .field("initial_connection_window", &self.initial_connection_window)
+            .field("max_connection_window", &self.max_connection_window)
+            .field("max_incoming_bidi_streams", &self.max_incoming_bidi_streams)
+            .field("max_incoming_uni_streams", &self.max_incoming_uni_streams)
+            .field("congestion_control", &self.congestion_control)
+            .field("versions", &self.versions)
+            .field("allow_0rtt", &self.allow_0rtt)
+            .field(
+                "get_config_for_client",
+                &self.get_config_for_client.is_some(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for TransportConfig {
@@ -87,6 +128,7 @@ impl Default for TransportConfig {
             key_update_interval: None,
             versions: Version::SUPPORTED.to_vec(),
             allow_0rtt: false,
+            get_config_for_client: None,
         }
     }
 }

@@ -717,3 +717,98 @@ fn rejected_zero_rtt_data_is_sent_again_in_1rtt() {
     assert!(!early);
     assert_eq!(echoed, b"early");
 }
+
+#[test]
+fn get_config_for_client_sees_the_client_hello_and_picks_the_config() {
+    let (server, client) = tls_configs();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let chosen = ServerConfig {
+        tls: server.tls.clone(),
+        transport: Arc::new(TransportConfig {
+            max_incoming_bidi_streams: 1,
+            ..TransportConfig::default()
+        }),
+    };
+    let record = seen.clone();
+    let hooked = ServerConfig {
+        tls: server.tls.clone(),
+        transport: Arc::new(TransportConfig {
+            get_config_for_client: Some(Arc::new(move |info| {
+                *record.lock().unwrap() = Some(info.clone());
+                Some(chosen.clone())
+            })),
+            ..TransportConfig::default()
+        }),
+    };
+    let mut sim = Simulation::pair(seed(23), LinkConfig::default(), hooked);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
+    let info = seen.lock().unwrap().clone().expect("hook not called");
+    assert_eq!(info.server_name.as_deref(), Some("localhost"));
+    assert_eq!(info.alpn_protocols, vec![ALPN.to_vec()]);
+    assert_eq!(info.remote, sim.hosts[CLIENT].addr);
+    let peer = sim.conn(CLIENT, ch).peer_params().unwrap().clone();
+    assert_eq!(peer.initial_max_streams_bidi.into_inner(), 1);
+}
+
+#[test]
+fn get_config_for_client_can_refuse_with_connection_refused() {
+    let (server, client) = tls_configs();
+    let refusing = ServerConfig {
+        tls: server.tls.clone(),
+        transport: Arc::new(TransportConfig {
+            get_config_for_client: Some(Arc::new(|_| None)),
+            ..TransportConfig::default()
+        }),
+    };
+    let mut sim = Simulation::pair(seed(24), LinkConfig::default(), refusing);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    let mut lost = None;
+    sim.run_until(Duration::from_secs(5), |sim| {
+        for e in sim.events(CLIENT, ch) {
+            if let Event::ConnectionLost(err) = e {
+                lost = Some(err);
+            }
+        }
+        lost.is_some()
+    });
+    match lost {
+        Some(ConnectionError::PeerTransportClose { code, .. }) => {
+            assert_eq!(code, kite_proto::TransportErrorCode::CONNECTION_REFUSED)
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+#[test]
+fn handshake_with_a_silent_server_times_out() {
+    let transport = TransportConfig {
+        handshake_idle_timeout: Duration::from_secs(2),
+        ..TransportConfig::default()
+    };
+    let (server, client) = tls_configs_with(transport);
+    let mut sim = Simulation::pair(seed(25), LinkConfig::default(), server);
+    let (s, c) = (sim.hosts[SERVER].addr, sim.hosts[CLIENT].addr);
+    sim.network.set_link(
+        s,
+        c,
+        LinkConfig {
+            loss: 1.0,
+            ..LinkConfig::default()
+        },
+    );
+    let start = sim.now;
+    let ch = sim.connect(CLIENT, SERVER, client);
+    assert!(sim.run_until(Duration::from_secs(30), |sim| {
+        sim.conn(CLIENT, ch).is_drained()
+    }));
+    let took = sim.now - start;
+    assert!(
+        took >= Duration::from_secs(2) && took <= Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(
+        sim.conn(CLIENT, ch).error(),
+        Some(&ConnectionError::TimedOut)
+    );
+}

@@ -131,6 +131,24 @@ impl CryptoStream {
         Ok(())
     }
 
+    /// The in-order bytes received from the next unread offset on, without
+    /// consuming them (to look at a ClientHello before TLS reads it).
+    pub fn peek_contiguous(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut next = self.read_offset;
+        for (&offset, data) in &self.received {
+            if offset > next {
+                break;
+            }
+            let end = offset + data.len() as u64;
+            if end > next {
+                out.extend_from_slice(&data[(next - offset) as usize..]);
+                next = end;
+            }
+        }
+        out
+    }
+
     /// The next in-order chunk for TLS, if one has arrived.
     pub fn read(&mut self) -> Option<Bytes> {
         loop {

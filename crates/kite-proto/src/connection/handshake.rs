@@ -19,8 +19,9 @@ use super::{
 };
 use crate::VarInt;
 use crate::cid::ConnectionId;
+use crate::config::ClientHelloInfo;
 use crate::config::{ClientConfig, ServerConfig, TransportConfig};
-use crate::crypto::{KeyChange, Keys, tls_version};
+use crate::crypto::{ClientHelloScan, KeyChange, Keys, scan_client_hello, tls_version};
 use crate::error::{TransportError, TransportErrorCode};
 use crate::packet::SpaceId;
 use crate::recovery::pacer::Pacer;
@@ -146,6 +147,7 @@ impl Connection {
             tls.into(),
         )?;
         conn.address_validated = address_validated;
+        conn.awaiting_client_hello = config.transport.get_config_for_client.is_some();
         Ok(conn)
     }
 
@@ -168,15 +170,7 @@ impl Connection {
         };
         let mut spaces = SpaceId::ALL.map(|id| PacketSpace::new(id, ack_config));
         spaces[SpaceId::Initial as usize].keys = Some(initial_keys);
-        let streams_config = StreamsConfig {
-            max_incoming_bidi: config.max_incoming_bidi_streams,
-            max_incoming_uni: config.max_incoming_uni_streams,
-            stream_window: config.initial_stream_window,
-            max_stream_window: config.max_stream_window,
-            connection_window: config.initial_connection_window,
-            max_connection_window: config.max_connection_window,
-            send_buffer: config.send_buffer,
-        };
+        let streams_config = streams_config(&config);
         let max_datagram_size = MIN_UDP_PAYLOAD;
         let mut conn = Connection {
             side,
@@ -228,6 +222,7 @@ impl Connection {
             error: None,
             scratch: Vec::new(),
             tracer: None,
+            awaiting_client_hello: false,
             traced_state: None,
             traced_metrics: Default::default(),
             config,
@@ -249,6 +244,9 @@ impl Connection {
         now: Instant,
         space: SpaceId,
     ) -> Result<(), TransportError> {
+        if self.awaiting_client_hello && !self.choose_config_for_client()? {
+            return Ok(()); // the ClientHello is not complete yet
+        }
         while let Some(chunk) = self.space_mut(space).crypto.read() {
             if let Err(e) = self.tls.read_hs(&chunk) {
                 let code = match self.tls.alert() {
@@ -284,6 +282,87 @@ impl Connection {
         if !self.handshake_complete && !self.tls.is_handshaking() {
             self.on_handshake_complete(now)?;
         }
+        Ok(())
+    }
+
+    /// Server with `get_config_for_client`: once the ClientHello is whole,
+    /// asks for this client's config and starts TLS with it. Returns
+    /// whether TLS may read; refusing closes with CONNECTION_REFUSED.
+    fn choose_config_for_client(&mut self) -> Result<bool, TransportError> {
+        let hello = self.space(SpaceId::Initial).crypto.peek_contiguous();
+        let (server_name, alpn_protocols) = match scan_client_hello(&hello) {
+            ClientHelloScan::Incomplete => return Ok(false),
+            // Not ours to judge: rustls rejects it with the right alert.
+            ClientHelloScan::Malformed => (None, Vec::new()),
+            ClientHelloScan::Complete {
+                server_name,
+                alpn_protocols,
+            } => (server_name, alpn_protocols),
+        };
+        self.awaiting_client_hello = false;
+        let Some(hook) = self.config.get_config_for_client.clone() else {
+            return Ok(true);
+        };
+        let info = ClientHelloInfo {
+            remote: self.remote,
+            server_name,
+            alpn_protocols,
+        };
+        let Some(chosen) = hook(&info) else {
+            return Err(TransportError::new(
+                TransportErrorCode::CONNECTION_REFUSED,
+                "refused by get_config_for_client",
+            ));
+        };
+        self.reconfigure(&chosen)?;
+        Ok(true)
+    }
+
+    /// Starts over with `config` before anything was sent: TLS, transport
+    /// parameters (keeping the connection IDs already chosen), streams and
+    /// congestion control.
+    fn reconfigure(&mut self, config: &ServerConfig) -> Result<(), TransportError> {
+        let mut params = local_transport_params(
+            &config.transport,
+            Side::Server,
+            &ConnectionIds {
+                local: self.local_cid,
+                remote: self.remote_cid,
+                original_dcid: self.original_dcid,
+                retried_from: None,
+                reset_token: self.local_params.stateless_reset_token,
+            },
+        );
+        params.original_destination_connection_id =
+            self.local_params.original_destination_connection_id;
+        params.retry_source_connection_id = self.local_params.retry_source_connection_id;
+        let tls_ver = tls_version(self.version).ok_or(TransportError::new(
+            TransportErrorCode::INTERNAL_ERROR,
+            "version without TLS mapping",
+        ))?;
+        let mut tls = rustls::quic::ServerConnection::new(
+            config.tls.clone(),
+            tls_ver,
+            encode_params(&params),
+        )
+        .map_err(|_| {
+            TransportError::new(
+                TransportErrorCode::INTERNAL_ERROR,
+                "chosen TLS config rejected",
+            )
+        })?;
+        if !config.transport.allow_0rtt {
+            tls.reject_early_data();
+        }
+        self.tls = tls.into();
+        self.local_params = params;
+        self.config = config.transport.clone();
+        self.streams = Streams::new(Side::Server, streams_config(&self.config));
+        self.cc = self
+            .config
+            .congestion_control
+            .build(self.max_datagram_size as u64);
+        self.rtt = RttEstimator::new(self.config.initial_rtt);
         Ok(())
     }
 
@@ -443,6 +522,19 @@ fn local_transport_params(
         params.stateless_reset_token = ids.reset_token;
     }
     params
+}
+
+/// The stream layer's settings from a transport config.
+fn streams_config(config: &TransportConfig) -> StreamsConfig {
+    StreamsConfig {
+        max_incoming_bidi: config.max_incoming_bidi_streams,
+        max_incoming_uni: config.max_incoming_uni_streams,
+        stream_window: config.initial_stream_window,
+        max_stream_window: config.max_stream_window,
+        connection_window: config.initial_connection_window,
+        max_connection_window: config.max_connection_window,
+        send_buffer: config.send_buffer,
+    }
 }
 
 fn encode_params(params: &TransportParameters) -> Vec<u8> {

@@ -247,6 +247,9 @@ pub struct Connection {
     stats: ConnectionStats,
     /// The error that ended the connection, kept for later stream calls.
     error: Option<ConnectionError>,
+    /// Server with `get_config_for_client`: TLS waits for the whole
+    /// ClientHello before the config is chosen.
+    awaiting_client_hello: bool,
     /// Where events go (qlog, logs); `None` builds no events at all.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
     /// The state last reported to the tracer.

@@ -11,6 +11,7 @@
 //! [`remove_header_protection`], decode the full packet number from the truncated
 //! one it returns, then [`open_payload`].
 
+mod client_hello;
 mod keys;
 mod protect;
 mod retry;
@@ -19,6 +20,7 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+pub use client_hello::{ClientHelloScan, scan_client_hello};
 pub use keys::{
     DirectionalKeys, HeaderProtectionKey, KeyChange, Keys, OneRttKeys, PacketKey, PacketKeySet,
 };

@@ -329,7 +329,12 @@ impl Endpoint {
         }
         if packet_type != PacketType::Initial {
             // Handshake for a gone connection, 0-RTT we do not take.
-            self.trace_drop(now, Some(packet_type), data.len(), DropReason::UnknownConnectionId);
+            self.trace_drop(
+                now,
+                Some(packet_type),
+                data.len(),
+                DropReason::UnknownConnectionId,
+            );
             return None;
         }
         // RFC 9000 §14.1: Initials in datagrams under 1200 bytes are dropped.

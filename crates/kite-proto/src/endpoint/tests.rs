@@ -240,7 +240,10 @@ fn zero_rtt_before_its_initial_waits_in_a_bounded_queue() {
         let event = endpoint.handle_datagram(now, addr(), None, zero_rtt_datagram(1), &mut out);
         assert!(event.is_none());
     }
-    let queue = endpoint.early_queues.get(&ConnectionId::new(&[1; 8]).unwrap()).unwrap();
+    let queue = endpoint
+        .early_queues
+        .get(&ConnectionId::new(&[1; 8]).unwrap())
+        .unwrap();
     assert_eq!(queue.datagrams.len(), MAX_EARLY_DATAGRAMS);
     for dcid in 2..=40 {
         endpoint.handle_datagram(now, addr(), None, zero_rtt_datagram(dcid), &mut out);
