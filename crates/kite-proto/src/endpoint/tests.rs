@@ -262,3 +262,167 @@ fn zero_rtt_for_a_server_without_0rtt_is_not_queued() {
     endpoint.handle_datagram(Instant::now(), addr(), None, zero_rtt_datagram(1), &mut out);
     assert!(endpoint.early_queues.is_empty());
 }
+
+/// A client Initial of 1200 bytes carrying `token`, protected with the
+/// Initial keys of its DCID, with a PING (enough for the endpoint, which
+/// looks at the token before creating anything).
+fn initial_with_token(token: &[u8]) -> BytesMut {
+    use crate::crypto::{Keys, TAG_LEN, apply_header_protection, seal_payload};
+    let dcid = ConnectionId::new(&[7; 8]).unwrap();
+    let keys = Keys::initial(Version::V1, &dcid, crate::Side::Client).unwrap();
+    let mut buf = Vec::new();
+    let layout = LongHeader {
+        ty: LongType::Initial,
+        version: Version::V1,
+        dcid,
+        scid: ConnectionId::new(&[9; 4]).unwrap(),
+        token,
+    }
+    .write(&mut buf, PacketNumber(0), PnLen::new(4).unwrap())
+    .unwrap();
+    buf.push(0x01); // PING
+    buf.resize(1200 - TAG_LEN, 0);
+    let payload_len = buf.len() - layout.header_len() + TAG_LEN;
+    layout.set_length(&mut buf, payload_len).unwrap();
+    buf.resize(1200, 0);
+    seal_payload(&keys.local.packet, 0, &mut buf, layout.header_len()).unwrap();
+    apply_header_protection(&keys.local.header, &mut buf, layout.pn_offset, 4).unwrap();
+    BytesMut::from(&buf[..])
+}
+
+/// Opens the server's stateless Initial answer and returns its close code.
+fn close_code_of(answer: &[u8]) -> Option<crate::TransportErrorCode> {
+    use crate::crypto::{Keys, open_payload, remove_header_protection};
+    use crate::frame::{Frame, Frames};
+    let mut packet = answer.to_vec();
+    let parsed = ParsedHeader::parse(&packet, 4).ok()?;
+    let pn_offset = parsed.header.pn_offset()?;
+    let keys = Keys::initial(Version::V1, &[7; 8], crate::Side::Client).ok()?;
+    let (_, pn_len) = remove_header_protection(&keys.remote.header, &mut packet, pn_offset).ok()?;
+    let range = open_payload(&keys.remote.packet, 0, &mut packet, pn_offset + pn_len).ok()?;
+    let payload = Bytes::copy_from_slice(&packet[range]);
+    Frames::new(payload, PacketType::Initial).find_map(|f| match f {
+        Ok(Frame::ConnectionClose(c)) => Some(c.error_code),
+        _ => None,
+    })
+}
+
+#[test]
+fn forged_retry_token_is_answered_with_invalid_token() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut token = vec![b'R'];
+    token.extend_from_slice(&[0x55; 60]);
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        initial_with_token(&token),
+        &mut out,
+    );
+    let Some(DatagramEvent::Response(t)) = event else {
+        panic!("no answer: {event:?}");
+    };
+    assert_eq!(
+        close_code_of(&out[..t.size]),
+        Some(crate::TransportErrorCode::INVALID_TOKEN)
+    );
+    assert_eq!(endpoint.open_connections(), 0);
+}
+
+#[test]
+fn retry_token_from_another_address_is_invalid_token() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let now = Instant::now();
+    let other: SocketAddr = "127.0.0.1:6000".parse().unwrap();
+    let issued = endpoint.unix_secs(now);
+    let token = crate::crypto::seal_retry_token(
+        &endpoint.config.token_key,
+        other,
+        &ConnectionId::new(&[1; 8]).unwrap(),
+        &ConnectionId::new(&[7; 8]).unwrap(),
+        issued,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(now, addr(), None, initial_with_token(&token), &mut out);
+    let Some(DatagramEvent::Response(t)) = event else {
+        panic!("no answer: {event:?}");
+    };
+    assert_eq!(
+        close_code_of(&out[..t.size]),
+        Some(crate::TransportErrorCode::INVALID_TOKEN)
+    );
+}
+
+#[test]
+fn unknown_new_token_is_ignored_not_refused() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let mut token = vec![b'N'];
+    token.extend_from_slice(&[0x55; 40]);
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(
+        Instant::now(),
+        addr(),
+        None,
+        initial_with_token(&token),
+        &mut out,
+    );
+    assert!(
+        matches!(event, Some(DatagramEvent::NewConnection(..))),
+        "{event:?}"
+    );
+}
+
+#[test]
+fn retry_starts_by_itself_once_16_handshakes_are_in_progress() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let now = Instant::now();
+    let mut out = Vec::new();
+    for i in 0..DEFAULT_RETRY_THRESHOLD {
+        let mut datagram = initial_with_token(&[]);
+        // Another client DCID each time, so each is a new handshake.
+        datagram[6] = i as u8;
+        let event = endpoint.handle_datagram(now, addr(), None, datagram, &mut out);
+        assert!(
+            matches!(event, Some(DatagramEvent::NewConnection(..))),
+            "{i}: {event:?}"
+        );
+    }
+    let mut datagram = initial_with_token(&[]);
+    datagram[6] = 0xff;
+    let event = endpoint.handle_datagram(now, addr(), None, datagram, &mut out);
+    let Some(DatagramEvent::Response(t)) = event else {
+        panic!("expected a Retry: {event:?}");
+    };
+    assert!(matches!(
+        ParsedHeader::parse(&out[..t.size], 8).unwrap().header,
+        Header::Retry { .. }
+    ));
+}
+
+#[test]
+fn stateless_resets_are_smaller_than_their_trigger_and_rate_limited() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let now = Instant::now();
+    let mut out = Vec::new();
+    let mut sent = 0;
+    for _ in 0..(MAX_STATELESS_RESETS_PER_SECOND + 10) {
+        let mut datagram = [0x55u8; 60];
+        datagram[0] = 0x41;
+        if let Some(DatagramEvent::Response(t)) =
+            endpoint.handle_datagram(now, addr(), None, BytesMut::from(&datagram[..]), &mut out)
+        {
+            assert!(t.size < 60 && t.size >= crate::cid::MIN_STATELESS_RESET_LEN);
+            assert_eq!(out[0] & 0xc0, 0x40, "short header form with fixed bit");
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, MAX_STATELESS_RESETS_PER_SECOND);
+    // A trigger too small to answer with a smaller reset gets nothing.
+    let mut tiny = [0x55u8; 21];
+    tiny[0] = 0x41;
+    let later = now + Duration::from_secs(2);
+    let event = endpoint.handle_datagram(later, addr(), None, BytesMut::from(&tiny[..]), &mut out);
+    assert!(event.is_none());
+}
