@@ -260,10 +260,37 @@ impl Connection {
         if payload.is_empty() {
             return Err(TransportError::protocol_violation("packet without frames"));
         }
+        let ack_eliciting = self.process_frames(now, info.ty, space_id, pn, size, payload)?;
+        if self.space(space_id).discarded {
+            return Ok(());
+        }
+        let _ = self
+            .space_mut(space_id)
+            .acks
+            .on_packet_received(now, pn, ack_eliciting, ecn);
+        self.update_ack_timer();
+        self.sent_ack_eliciting_since_receive = false;
+        if matches!(self.state, State::Handshake | State::Established) {
+            self.reset_idle_timer(now);
+        }
+        Ok(())
+    }
+
+    /// Hands every frame of an opened packet to its owner; returns whether
+    /// the packet was ack-eliciting.
+    fn process_frames(
+        &mut self,
+        now: Instant,
+        ty: PacketType,
+        space_id: SpaceId,
+        pn: u64,
+        size: usize,
+        payload: bytes::Bytes,
+    ) -> Result<bool, TransportError> {
         let mut ack_eliciting = false;
-        self.current_packet_early = info.ty == PacketType::ZeroRtt;
+        self.current_packet_early = ty == PacketType::ZeroRtt;
         let mut summaries = self.is_tracing().then(Vec::new);
-        for frame in Frames::new(payload, info.ty) {
+        for frame in Frames::new(payload, ty) {
             let frame = frame?;
             ack_eliciting |= frame.is_ack_eliciting();
             if let Some(list) = summaries.as_mut() {
@@ -278,26 +305,38 @@ impl Connection {
             self.trace(
                 now,
                 TraceEvent::PacketReceived(crate::trace::PacketInfo {
-                    packet_type: info.ty,
+                    packet_type: ty,
                     pn,
                     size,
                     frames: &frames,
                 }),
             );
         }
-        if self.space(space_id).discarded {
-            return Ok(());
+        Ok(ack_eliciting)
+    }
+
+    /// Feeds a decrypted 1-RTT payload as if it had arrived in a packet
+    /// numbered `pn`: for fuzzing and attack tests that must reach frame
+    /// handling without building protected packets. A violation closes the
+    /// connection as it would for a real packet.
+    #[doc(hidden)]
+    pub fn inject_payload(&mut self, now: Instant, pn: u64, payload: bytes::Bytes) {
+        if !self.is_usable() || self.one_rtt.is_none() {
+            return;
         }
-        let _ = self
-            .space_mut(space_id)
-            .acks
-            .on_packet_received(now, pn, ack_eliciting, ecn);
-        self.update_ack_timer();
-        self.sent_ack_eliciting_since_receive = false;
-        if matches!(self.state, State::Handshake | State::Established) {
-            self.reset_idle_timer(now);
+        let size = payload.len();
+        match self.process_frames(now, PacketType::OneRtt, SpaceId::Data, pn, size, payload) {
+            Ok(ack_eliciting) => {
+                let _ = self.space_mut(SpaceId::Data).acks.on_packet_received(
+                    now,
+                    pn,
+                    ack_eliciting,
+                    EcnCodepoint::NotEct,
+                );
+                self.update_ack_timer();
+            }
+            Err(err) => self.close_on_error(now, err),
         }
-        Ok(())
     }
 
     /// Removes protection; `None` when the packet cannot be opened (no keys,
