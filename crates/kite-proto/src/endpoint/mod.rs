@@ -87,7 +87,8 @@ pub struct EndpointConfig {
     /// past it, new Initials are refused with CONNECTION_REFUSED.
     pub max_incoming: usize,
     /// Makes a tracer per connection (and one for the endpoint's drops):
-    /// qlog files, `tracing` logs, or both; `None` traces nothing.
+    /// qlog files, `tracing` logs, or both (`trace::Both`); `None` traces
+    /// nothing. The default logs through `tracing` at DEBUG level.
     pub tracer_factory: Option<Arc<dyn crate::trace::TracerFactory>>,
 }
 
@@ -108,7 +109,9 @@ impl Default for EndpointConfig {
             supported_versions: Version::SUPPORTED.to_vec(),
             send_version_negotiation: true,
             max_incoming: DEFAULT_MAX_INCOMING,
-            tracer_factory: None,
+            // Events go to the `tracing` crate when its DEBUG level is on
+            // for `kite_proto::trace`; otherwise no tracer is even built.
+            tracer_factory: Some(Arc::new(crate::trace::TracingFactory)),
         }
     }
 }
