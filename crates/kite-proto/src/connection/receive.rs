@@ -406,6 +406,21 @@ impl Connection {
             }
             Err(_) => {
                 self.key_update.failed_decryptions += 1;
+                // RFC 9001 §6.6: past the AEAD's integrity limit, forged
+                // packets could succeed; the connection must end.
+                let limit = self
+                    .one_rtt
+                    .as_ref()
+                    .map_or(u64::MAX, |k| k.current().remote.integrity_limit());
+                if self.key_update.failed_decryptions >= limit {
+                    self.close_on_error(
+                        now,
+                        TransportError::new(
+                            crate::error::TransportErrorCode::AEAD_LIMIT_REACHED,
+                            "too many packets failed authentication",
+                        ),
+                    );
+                }
                 None
             }
         }
