@@ -170,6 +170,28 @@ impl RangeSet {
         dropped_end
     }
 
+    /// The parts of `range` not in the set, in order.
+    pub fn gaps_in(&self, range: Range<u64>) -> Vec<Range<u64>> {
+        let mut gaps = Vec::new();
+        let mut cursor = range.start;
+        for r in self.iter() {
+            if r.end <= cursor {
+                continue;
+            }
+            if r.start >= range.end {
+                break;
+            }
+            if r.start > cursor {
+                gaps.push(cursor..r.start);
+            }
+            cursor = cursor.max(r.end);
+        }
+        if cursor < range.end {
+            gaps.push(cursor..range.end);
+        }
+        gaps
+    }
+
     /// The ranges in ascending order; `.rev()` gives them descending.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
@@ -393,6 +415,16 @@ mod tests {
 
     fn ranges(set: &RangeSet) -> Vec<Range<u64>> {
         set.iter().collect()
+    }
+
+    #[test]
+    fn gaps_in_lists_what_is_missing_from_a_range() {
+        let mut set = RangeSet::new();
+        set.insert(2..4);
+        set.insert(6..8);
+        assert_eq!(set.gaps_in(0..10), vec![0..2, 4..6, 8..10]);
+        assert_eq!(set.gaps_in(3..7), vec![4..6]);
+        assert_eq!(set.gaps_in(2..4), Vec::<Range<u64>>::new());
     }
 
     #[test]

@@ -9,7 +9,6 @@ pub mod config;
 pub mod events;
 pub mod flow;
 pub mod limits;
-pub mod ranges;
 pub mod recv;
 pub mod send;
 

@@ -4,8 +4,8 @@
 //! Connection-level credit is the caller's; it passes what is left of it in.
 
 use super::flow::SendCredit;
-use super::ranges::RangeSet;
 use crate::coding::VarInt;
+use crate::recovery::ranges::RangeSet;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -278,11 +278,11 @@ impl SendPart {
                 .get(range.start, max_len.min((range.end - range.start) as usize));
             if data.is_empty() {
                 // Cannot happen (lost ranges lie within held data); never spin on it.
-                self.lost.remove(range);
+                let _ = self.lost.remove(range);
                 continue;
             }
             let end = range.start + data.len() as u64;
-            self.lost.remove(range.start..end);
+            let _ = self.lost.remove(range.start..end);
             let fin = self.fin_lost && self.finished && end == self.buf.end && self.lost.is_empty();
             if fin {
                 self.fin_lost = false;
@@ -331,8 +331,8 @@ impl SendPart {
             return false;
         }
         let range = self.clamp(offset, len);
-        self.acked.insert(range.clone());
-        self.lost.remove(range);
+        let _ = self.acked.insert(range.clone());
+        let _ = self.lost.remove(range);
         if fin && self.fin_sent {
             self.fin_acked = true;
             self.fin_lost = false;
@@ -341,7 +341,7 @@ impl SendPart {
         if let Some(first) = self.acked.first()
             && first.start <= self.buf.start
         {
-            self.acked.pop_first();
+            self.acked.pop_min();
             self.buf.free_below(first.end);
         }
         if self.fin_acked && self.buf.start == self.buf.end {
@@ -358,7 +358,7 @@ impl SendPart {
         }
         let mut queued = false;
         for gap in self.acked.gaps_in(self.clamp(offset, len)) {
-            self.lost.insert(gap);
+            let _ = self.lost.insert(gap);
             queued = true;
         }
         if fin && self.fin_sent && !self.fin_acked {
