@@ -5,16 +5,20 @@ Speaks quic-go's echo example, with the same flags and output lines as
 `quinn-peer` (interop/quinn-peer):
 
     aioquic_peer.py echo-server --listen ADDR [--alpn A] [--cert F --key F]
-                                [--retry] [--max-conns M]
+                                [--retry] [--zero-rtt] [--max-conns M]
     aioquic_peer.py echo-client --connect ADDR [--server-name localhost] [--alpn A]
                                 [--streams K] [--size N] [--ca F] [--insecure]
+                                [--resume]
 
 The server prints `listening on ADDR` first, echoes every bidirectional stream
 and finishes it; with --max-conns it exits after M connections have ended,
 printing `done conns=M retries=R` (R: connections that came through a Retry).
-The client prints
+With --zero-rtt the server issues session tickets, which in aioquic always
+allow 0-RTT. The client prints
 `echo ok streams=K bytes=N secs=S` (N summed over all streams) or one `error:`
-line on stderr and exits 1. SSLKEYLOGFILE is honoured by both roles.
+line on stderr and exits 1; with --resume it first connects only for a
+session ticket, then resumes, sends its streams as 0-RTT data and appends
+`zero_rtt_accepted=true|false`. SSLKEYLOGFILE is honoured by both roles.
 Needs the venv made by scripts/setup-interop.
 """
 
@@ -29,7 +33,7 @@ import time
 
 from aioquic.asyncio import QuicConnectionProtocol, connect, serve
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, StreamDataReceived
+from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -41,6 +45,9 @@ DEFAULT_ALPN = "quic-echo-example"
 # a loopback run of several MiB; these leave room for 8 streams of 1 MiB in flight.
 MAX_DATA = 16 * 1024 * 1024
 MAX_STREAM_DATA = 4 * 1024 * 1024
+
+# How long --resume waits for a session ticket on its first connection.
+TICKET_WAIT_SECS = 2.0
 
 # Length after which pattern() repeats: 251 is prime, so byte i of stream s is
 # (i * 31 + s) % 251 and any misplaced chunk shows up as a mismatch.
@@ -133,9 +140,24 @@ async def run_server(args) -> None:
     def protocol(*a, **kw):
         return EchoServerProtocol(*a, on_end=on_end, **kw)
 
+    # Tickets by their label; each is taken once, so a replayed ClientHello
+    # cannot resume (and send 0-RTT) twice with the same ticket.
+    tickets = {}
+    ticket_args = {}
+    if args.zero_rtt:
+        ticket_args = {
+            "session_ticket_handler": lambda t: tickets.__setitem__(t.ticket, t),
+            "session_ticket_fetcher": lambda label: tickets.pop(label, None),
+        }
+
     host, port = split_addr(args.listen)
     server = await serve(
-        host, port, configuration=config, create_protocol=protocol, retry=args.retry
+        host,
+        port,
+        configuration=config,
+        create_protocol=protocol,
+        retry=args.retry,
+        **ticket_args,
     )
     bound = server._transport.get_extra_info("sockname")
     # The harness reads this line to learn the port, so it must come first, flushed.
@@ -151,14 +173,26 @@ def format_addr(sockname) -> str:
 
 
 class EchoClientProtocol(QuicConnectionProtocol):
-    """Remembers why the connection ended: aioquic's connect() only raises a bare
-    ConnectionError when the handshake fails."""
+    """Remembers why the connection ended (aioquic's connect() only raises a bare
+    ConnectionError when the handshake fails) and whether 0-RTT was accepted."""
 
     ended: ConnectionTerminated | None = None
+    early_data_accepted: bool | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # aioquic's wait_connected() never returns when called after the
+        # handshake completed (1.7: it marks the protocol connected only for a
+        # waiter already parked), so the client waits on this instead.
+        self.handshake_done = asyncio.Event()
 
     def quic_event_received(self, event) -> None:
         if isinstance(event, ConnectionTerminated):
             self.ended = event
+            self.handshake_done.set()
+        elif isinstance(event, HandshakeCompleted):
+            self.early_data_accepted = event.early_data_accepted
+            self.handshake_done.set()
         super().quic_event_received(event)
 
 
@@ -209,18 +243,54 @@ async def run_client(args) -> None:
         protocols.append(EchoClientProtocol(*a, **kw))
         return protocols[-1]
 
-    # The clock covers the handshake and the transfer, as in quinn-peer.
-    start = time.monotonic()
+    tickets = []
+    got_ticket = asyncio.Event()
+
+    def on_ticket(ticket) -> None:
+        tickets.append(ticket)
+        got_ticket.set()
+
     try:
-        async with connect(host, port, configuration=config, create_protocol=protocol) as client:
+        if args.resume:
+            # A first connection only for its session ticket.
+            async with connect(
+                host,
+                port,
+                configuration=config,
+                create_protocol=protocol,
+                session_ticket_handler=on_ticket,
+            ) as first:
+                try:
+                    await asyncio.wait_for(got_ticket.wait(), TICKET_WAIT_SECS)
+                except asyncio.TimeoutError:
+                    print("no session ticket; not resuming", file=sys.stderr)
+                first.close()
+            config.session_ticket = tickets[-1] if tickets else None
+
+        # The clock covers the handshake and the transfer, as in quinn-peer.
+        start = time.monotonic()
+        async with connect(
+            host,
+            port,
+            configuration=config,
+            create_protocol=protocol,
+            session_ticket_handler=on_ticket,
+            # Resuming, streams are written at once: as 0-RTT data.
+            wait_connected=not args.resume,
+        ) as client:
             streams = (echo_stream(client, i, args.size) for i in range(args.streams))
             await asyncio.gather(*streams)
+            await client.handshake_done.wait()
             secs = time.monotonic() - start
             client.close()
     except ConnectionError as e:
-        raise RuntimeError(describe(protocols[0].ended if protocols else None)) from e
+        raise RuntimeError(describe(protocols[-1].ended if protocols else None)) from e
     total = args.streams * args.size
-    print(f"echo ok streams={args.streams} bytes={total} secs={secs:.3f}", flush=True)
+    line = f"echo ok streams={args.streams} bytes={total} secs={secs:.3f}"
+    if args.resume:
+        accepted = bool(protocols[-1].early_data_accepted)
+        line += f" zero_rtt_accepted={str(accepted).lower()}"
+    print(line, flush=True)
 
 
 def main() -> int:
@@ -233,6 +303,7 @@ def main() -> int:
     srv.add_argument("--cert")
     srv.add_argument("--key")
     srv.add_argument("--retry", action="store_true")
+    srv.add_argument("--zero-rtt", action="store_true")
     srv.add_argument("--max-conns", type=int)
 
     cli = sub.add_parser("echo-client", help="send patterned streams and check the echo")
@@ -243,6 +314,7 @@ def main() -> int:
     cli.add_argument("--size", type=int, default=1024)
     cli.add_argument("--ca")
     cli.add_argument("--insecure", action="store_true")
+    cli.add_argument("--resume", action="store_true")
 
     args = parser.parse_args()
     if args.command == "echo-server" and bool(args.cert) != bool(args.key):

@@ -50,7 +50,7 @@ async fn demo(options: EndpointOptions) -> Result<(), String> {
     let trust = Trust::Roots(identity.chain.clone());
     let transport = Arc::new(TransportConfig::default());
     let server_config = tls::server_config(identity, DEFAULT_ALPN, transport.clone())?;
-    let client_config = tls::client_config(trust, DEFAULT_ALPN, transport)?;
+    let client_config = tls::client_config(trust, DEFAULT_ALPN, transport, None)?;
 
     let (server_transport, _) = options.bind((Ipv4Addr::LOCALHOST, 0).into()).await?;
     let listener = server_transport
@@ -175,10 +175,10 @@ async fn serve_one(listener: Listener) -> Result<(), String> {
     let mut streams = JoinSet::new();
     let end = loop {
         match conn.accept_bi().await {
-            Ok((send, recv)) => {
+            Ok((send, mut recv)) => {
                 let id = send.id();
                 streams.spawn(async move {
-                    let echoed = echo::echo_back(send, recv).await?;
+                    let echoed = echo::echo_back(send, &mut recv).await?;
                     println!("server: stream {id}: echoed {echoed} bytes");
                     Ok::<_, String>(())
                 });

@@ -2,9 +2,13 @@
 //! interop peers (interop/quinn-peer, interop/aioquic_peer.py) speak it. The
 //! client opens K bidirectional streams, sends N patterned bytes on each and
 //! finishes; the server echoes every stream back and finishes it; the client
-//! checks every byte and prints `echo ok streams=K bytes=N secs=S`.
+//! checks every byte and prints `echo ok streams=K bytes=N secs=S`. With
+//! `--resume` the client first makes a connection only to get a session
+//! ticket, then resumes and writes its streams as 0-RTT data, appending
+//! `zero_rtt_accepted=true|false`; a server with `--zero-rtt` accepts it.
 
 use crate::endpoint::EndpointOptions;
+use crate::tickets::TicketWatch;
 use crate::tls::{self, DEFAULT_ALPN, Identity, SELF_SIGNED_NAME, Trust};
 use bytes::Bytes;
 use kite::{Connection, ConnectionError, RecvStream, SendStream, Transport, TransportConfig};
@@ -13,6 +17,7 @@ use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
@@ -32,6 +37,12 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// How often a drain wait checks whether the connections are gone.
 const DRAIN_POLL: Duration = Duration::from_millis(5);
+
+/// How long `--resume` waits for a session ticket on its first connection.
+/// Servers send tickets right after the handshake, so on any path this is
+/// many round trips; without a ticket the second connection is a full
+/// handshake and reports `zero_rtt_accepted=false`.
+const TICKET_WAIT: Duration = Duration::from_secs(2);
 
 /// Application close code and reason of a client done with its connection.
 const DONE_CODE: u64 = 0;
@@ -56,7 +67,9 @@ pub struct ServerArgs {
     /// the `done` line then counts them as `retries=R`.
     #[arg(long)]
     retry: bool,
-    /// Accept 0-RTT data (not supported yet).
+    /// Accept 0-RTT data from resuming clients (session tickets then allow
+    /// early data); the `done` line counts the streams whose data arrived
+    /// as 0-RTT as `early_streams=E`.
     #[arg(long)]
     zero_rtt: bool,
     /// Write a qlog file per connection into this directory (default:
@@ -64,7 +77,7 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DIR")]
     qlog_dir: Option<PathBuf>,
     /// Exit after this many connections have ended, printing `done conns=M`
-    /// (`done conns=M retries=R` with `--retry`).
+    /// (with ` retries=R` after `--retry`, ` early_streams=E` after `--zero-rtt`).
     #[arg(long, value_name = "M")]
     max_conns: Option<u64>,
 }
@@ -93,7 +106,9 @@ pub struct ClientArgs {
     /// PEM file of certificates to trust as roots.
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
-    /// Resume a session and send 0-RTT data (not supported yet).
+    /// Connect once for a session ticket, then resume the session and send
+    /// the streams as 0-RTT data; the result line tells whether the server
+    /// accepted it (`zero_rtt_accepted=true|false`).
     #[arg(long)]
     resume: bool,
     /// Write a qlog file for the connection into this directory (default:
@@ -104,9 +119,12 @@ pub struct ClientArgs {
 
 /// Runs the echo server until killed, or until `--max-conns` connections ended.
 pub async fn run_server(args: ServerArgs) -> Result<(), String> {
-    refuse_unsupported(&[(args.zero_rtt, "--zero-rtt")])?;
     let identity = Identity::load(args.cert.as_deref(), args.key.as_deref())?;
-    let config = tls::server_config(identity, &args.alpn, Arc::new(TransportConfig::default()))?;
+    let transport_config = TransportConfig {
+        allow_0rtt: args.zero_rtt,
+        ..TransportConfig::default()
+    };
+    let config = tls::server_config(identity, &args.alpn, Arc::new(transport_config))?;
     let options = EndpointOptions {
         retry: args.retry,
         qlog_dir: args.qlog_dir,
@@ -126,11 +144,12 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
 
     let mut connections = JoinSet::new();
     let mut ended = 0u64;
+    let early_streams = Arc::new(AtomicU64::new(0));
     while args.max_conns.is_none_or(|max| ended < max) {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Some(conn) => {
-                    connections.spawn(serve_connection(conn));
+                    connections.spawn(serve_connection(conn, early_streams.clone()));
                 }
                 None => break,
             },
@@ -141,16 +160,20 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
     // §10.2.2); let them, so their qlog traces end with it. Bounded, as the
     // client's wait is.
     wait_drained(listener.transport()).await;
-    match retries {
-        Some(retries) => println!("done conns={ended} retries={}", retries.get()),
-        None => println!("done conns={ended}"),
+    let mut done = format!("done conns={ended}");
+    if let Some(retries) = retries {
+        done.push_str(&format!(" retries={}", retries.get()));
     }
+    if args.zero_rtt {
+        let early = early_streams.load(Ordering::Relaxed);
+        done.push_str(&format!(" early_streams={early}"));
+    }
+    println!("{done}");
     Ok(())
 }
 
 /// Runs one echo exchange and prints its result line.
 pub async fn run_client(args: ClientArgs) -> Result<(), String> {
-    refuse_unsupported(&[(args.resume, "--resume")])?;
     let trust = match (&args.ca, args.insecure) {
         (Some(ca), _) => Trust::from_pem_file(ca)?,
         (None, true) => Trust::AnyCertificate,
@@ -160,7 +183,13 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
         .streams
         .checked_mul(args.size)
         .ok_or("--streams times --size overflows")?;
-    let config = tls::client_config(trust, &args.alpn, Arc::new(TransportConfig::default()))?;
+    let tickets = args.resume.then(|| Arc::new(TicketWatch::new()));
+    let config = tls::client_config(
+        trust,
+        &args.alpn,
+        Arc::new(TransportConfig::default()),
+        tickets.clone(),
+    )?;
     let server = resolve(&args.connect).await?;
     let options = EndpointOptions {
         retry: false,
@@ -168,17 +197,35 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
     };
     let transport = client_transport(server, &options).await?;
 
+    if let Some(tickets) = &tickets {
+        // A first connection only for its session ticket.
+        let first = transport
+            .dial(server, &args.server_name, config.clone())
+            .await
+            .map_err(|e| format!("connecting to {server} for a session ticket: {e}"))?;
+        if !tickets.wait_for_ticket(TICKET_WAIT).await {
+            eprintln!("kite: no session ticket from {server} within {TICKET_WAIT:?}; not resuming");
+        }
+        first.close(DONE_CODE, DONE_REASON);
+    }
+
     // The clock covers handshake and transfer: what a user of echo waits for.
     let start = Instant::now();
-    let conn = transport
-        .dial(server, &args.server_name, config)
-        .await
-        .map_err(|e| format!("connecting to {server}: {e}"))?;
+    let dialed = if args.resume {
+        transport
+            .dial_early(server, &args.server_name, config)
+            .await
+    } else {
+        transport.dial(server, &args.server_name, config).await
+    };
+    let conn = dialed.map_err(|e| format!("connecting to {server}: {e}"))?;
     let mut streams = JoinSet::new();
     for index in 0..args.streams {
         // Opened here, in order, so `index` is the stream's rank among the
         // client's streams; each transfer runs in its own task meanwhile, so
         // waiting for stream credit cannot stall the streams already open.
+        // Before the handshake (0-RTT) they open within the stream limit the
+        // ticket remembered.
         let (send, recv) = conn
             .open_bi()
             .await
@@ -189,33 +236,45 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
         result.map_err(|e| format!("stream task: {e}"))??;
     }
     let secs = start.elapsed().as_secs_f64();
+    // The outcome of 0-RTT is known once the handshake completes, which is
+    // normally before the echo is back; waited for in case it is not.
+    conn.handshake_done()
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let zero_rtt = conn.zero_rtt_accepted();
 
     close_and_drain(&transport, conn).await;
-    println!(
+    let mut line = format!(
         "echo ok streams={} bytes={total} secs={secs:.3}",
         args.streams
     );
+    if args.resume {
+        // Not attempted (no ticket, or one without early data) counts as not accepted.
+        let accepted = zero_rtt.unwrap_or(false);
+        line.push_str(&format!(" zero_rtt_accepted={accepted}"));
+    }
+    println!("{line}");
     Ok(())
 }
 
-/// Errors out on the first flag given that kite cannot honour yet, rather than
-/// silently running without it.
-fn refuse_unsupported(flags: &[(bool, &str)]) -> Result<(), String> {
-    match flags.iter().find(|(given, _)| *given) {
-        Some((_, flag)) => Err(format!("{flag} is not supported yet")),
-        None => Ok(()),
-    }
-}
-
-/// Echoes every bidirectional stream of `conn` until the connection ends;
-/// reports on stderr how it ended unless the client closed it normally.
-pub async fn serve_connection(conn: Connection) {
+/// Echoes every bidirectional stream of `conn` until the connection ends,
+/// counting in `early_streams` those whose data arrived as 0-RTT; reports on
+/// stderr how it ended unless the client closed it normally.
+pub async fn serve_connection(conn: Connection, early_streams: Arc<AtomicU64>) {
     let remote = conn.remote_address();
     let mut streams = JoinSet::new();
     let end = loop {
         match conn.accept_bi().await {
-            Ok((send, recv)) => {
-                streams.spawn(echo_back(send, recv));
+            Ok((send, mut recv)) => {
+                let early_streams = early_streams.clone();
+                streams.spawn(async move {
+                    let echoed = echo_back(send, &mut recv).await?;
+                    // Asked only now: 0-RTT packets may arrive after the accept.
+                    if recv.is_0rtt() {
+                        early_streams.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok::<_, String>(echoed)
+                });
             }
             Err(end) => break end,
         }
@@ -243,7 +302,7 @@ pub fn is_normal_end(end: &ConnectionError) -> bool {
 
 /// Sends back every chunk as it arrives, then finishes once the peer has;
 /// returns the bytes echoed.
-pub async fn echo_back(mut send: SendStream, mut recv: RecvStream) -> Result<u64, String> {
+pub async fn echo_back(mut send: SendStream, recv: &mut RecvStream) -> Result<u64, String> {
     let id = send.id();
     let mut echoed = 0u64;
     while let Some(chunk) = recv
@@ -433,15 +492,6 @@ mod tests {
         assert_eq!(
             pattern.first_mismatch(500, &data),
             Some((504, want ^ 0xff, want))
-        );
-    }
-
-    #[test]
-    fn unsupported_flag_is_named_in_the_error() {
-        assert_eq!(refuse_unsupported(&[(false, "--resume")]), Ok(()));
-        assert_eq!(
-            refuse_unsupported(&[(false, "--resume"), (true, "--zero-rtt")]),
-            Err("--zero-rtt is not supported yet".to_string())
         );
     }
 

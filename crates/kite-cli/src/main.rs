@@ -7,6 +7,7 @@ mod demo;
 mod echo;
 mod endpoint;
 mod inspect;
+mod tickets;
 mod tls;
 
 use clap::{Parser, Subcommand};

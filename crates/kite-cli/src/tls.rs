@@ -3,7 +3,9 @@
 //! no files are given, PEM loading, the `--insecure` verifier, and
 //! `SSLKEYLOGFILE` (rustls `KeyLogFile`) so captures can be decrypted.
 
+use crate::tickets::TicketWatch;
 use kite::{ClientConfig, ServerConfig, TransportConfig};
+use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
@@ -69,6 +71,7 @@ impl Trust {
 }
 
 /// A server configuration presenting `identity` and accepting only `alpn`.
+/// When `transport` allows 0-RTT, its session tickets offer early data too.
 pub fn server_config(
     identity: Identity,
     alpn: &str,
@@ -82,6 +85,11 @@ pub fn server_config(
         .map_err(|e| format!("server certificate and key: {e}"))?;
     tls.alpn_protocols = vec![alpn.as_bytes().to_vec()];
     tls.key_log = Arc::new(KeyLogFile::new());
+    if transport.allow_0rtt {
+        // RFC 9001 §4.6.1: a QUIC ticket allows early data with exactly
+        // 0xffffffff; the amount is bounded by flow control instead.
+        tls.max_early_data_size = u32::MAX;
+    }
     Ok(ServerConfig {
         tls: Arc::new(tls),
         transport,
@@ -89,10 +97,13 @@ pub fn server_config(
 }
 
 /// A client configuration offering `alpn` and checking the server by `trust`.
+/// With `tickets`, it keeps session tickets there and sends early data when
+/// it resumes a session whose ticket allows it.
 pub fn client_config(
     trust: Trust,
     alpn: &str,
     transport: Arc<TransportConfig>,
+    tickets: Option<Arc<TicketWatch>>,
 ) -> Result<ClientConfig, String> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -114,6 +125,10 @@ pub fn client_config(
     };
     tls.alpn_protocols = vec![alpn.as_bytes().to_vec()];
     tls.key_log = Arc::new(KeyLogFile::new());
+    if let Some(tickets) = tickets {
+        tls.resumption = Resumption::store(tickets);
+        tls.enable_early_data = true;
+    }
     Ok(ClientConfig {
         tls: Arc::new(tls),
         transport,
@@ -202,7 +217,30 @@ mod tests {
         let roots = Trust::Roots(identity.chain.clone());
         let transport = Arc::new(TransportConfig::default());
         assert!(server_config(identity, DEFAULT_ALPN, transport.clone()).is_ok());
-        assert!(client_config(roots, DEFAULT_ALPN, transport).is_ok());
+        assert!(client_config(roots, DEFAULT_ALPN, transport, None).is_ok());
+    }
+
+    #[test]
+    fn zero_rtt_servers_and_resuming_clients_allow_early_data() {
+        let allow = Arc::new(TransportConfig {
+            allow_0rtt: true,
+            ..TransportConfig::default()
+        });
+        let identity = Identity::self_signed().unwrap_or_else(|e| panic!("{e}"));
+        let server = server_config(identity, DEFAULT_ALPN, allow.clone());
+        assert_eq!(
+            server.map(|c| c.tls.max_early_data_size).ok(),
+            Some(u32::MAX)
+        );
+        let identity = Identity::self_signed().unwrap_or_else(|e| panic!("{e}"));
+        let server = server_config(identity, DEFAULT_ALPN, Arc::new(TransportConfig::default()));
+        assert_eq!(server.map(|c| c.tls.max_early_data_size).ok(), Some(0));
+
+        let tickets = Some(Arc::new(TicketWatch::new()));
+        let client = client_config(Trust::AnyCertificate, DEFAULT_ALPN, allow.clone(), tickets);
+        assert_eq!(client.map(|c| c.tls.enable_early_data).ok(), Some(true));
+        let client = client_config(Trust::AnyCertificate, DEFAULT_ALPN, allow, None);
+        assert_eq!(client.map(|c| c.tls.enable_early_data).ok(), Some(false));
     }
 
     #[test]

@@ -269,8 +269,27 @@ impl Connection {
         self.0.lock().inner.side()
     }
 
-    /// Waits for the handshake to complete.
-    pub(crate) async fn handshake(&self) -> Result<(), ConnectionError> {
+    /// Whether the client may send 0-RTT data now: it resumed a session whose
+    /// ticket allows early data, and the handshake is still in progress
+    /// (RFC 9001 §4.6.1). Streams opened and written meanwhile go out in
+    /// 0-RTT packets. Always false on a server.
+    pub fn has_0rtt(&self) -> bool {
+        self.0.lock().inner.has_0rtt()
+    }
+
+    /// Client: whether the server accepted the 0-RTT data; `None` before the
+    /// handshake completes (see [`handshake_done`](Self::handshake_done)) or
+    /// when 0-RTT was not attempted. Rejected data was sent again in 1-RTT, so
+    /// the streams carry on either way.
+    pub fn zero_rtt_accepted(&self) -> Option<bool> {
+        self.0.lock().inner.zero_rtt_accepted()
+    }
+
+    /// Waits for the handshake to complete, e.g. after
+    /// [`Transport::dial_early`](crate::Transport::dial_early) returned
+    /// early; at once when it already has. Fails with the error that ended
+    /// the connection if it ended first.
+    pub async fn handshake_done(&self) -> Result<(), ConnectionError> {
         poll_fn(|cx| {
             let mut state = self.0.lock();
             if state.connected {

@@ -5,6 +5,10 @@
 //! time. A [`Listener`] yields [`Connection`]s whose handshake completed; a
 //! connection opens and accepts streams, whose halves are a [`SendStream`]
 //! (`AsyncWrite`) and a [`RecvStream`] (`AsyncRead`).
+//! [`Transport::dial_early`] resumes a session and hands back the connection
+//! before the handshake, so what is written goes out as 0-RTT data; a server
+//! whose `TransportConfig::allow_0rtt` is set takes it, and
+//! [`RecvStream::is_0rtt`] tells it apart.
 //!
 //! Tasks: one driver per transport reads the socket and routes datagrams by
 //! connection ID; each connection has its own task that serves its timers and
@@ -68,10 +72,30 @@ pub async fn dial_addr(
     server_name: &str,
     config: ClientConfig,
 ) -> Result<Connection, DialError> {
+    ephemeral_transport(addr)
+        .await?
+        .dial(addr, server_name, config)
+        .await
+}
+
+/// [`dial_addr`] that returns as soon as the connection can send, with 0-RTT
+/// when the session resumes (see [`Transport::dial_early`]).
+pub async fn dial_addr_early(
+    addr: SocketAddr,
+    server_name: &str,
+    config: ClientConfig,
+) -> Result<Connection, DialError> {
+    ephemeral_transport(addr)
+        .await?
+        .dial_early(addr, server_name, config)
+        .await
+}
+
+/// A transport on an ephemeral port of the address family of `addr`.
+async fn ephemeral_transport(addr: SocketAddr) -> Result<Transport, DialError> {
     let local: SocketAddr = match addr {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let transport = Transport::new(tokio::net::UdpSocket::bind(local).await?);
-    transport.dial(addr, server_name, config).await
+    Ok(Transport::new(tokio::net::UdpSocket::bind(local).await?))
 }

@@ -41,6 +41,13 @@ impl RecvStream {
         self.id
     }
 
+    /// Server: whether data of this stream arrived in 0-RTT packets, before
+    /// the handshake completed. Such data may be a replay (RFC 9001 §9.2, RFC
+    /// 8446 §8): act on it only if doing it twice is harmless.
+    pub fn is_0rtt(&self) -> bool {
+        self.conn.lock().inner.is_early_stream(self.id)
+    }
+
     /// Reads into `buf`; `None` at the end of the stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<Option<usize>, ReadError> {
         let chunk = self.read_chunk(buf.len()).await?;

@@ -230,6 +230,43 @@ impl Transport {
         server_name: &str,
         config: ClientConfig,
     ) -> Result<Connection, DialError> {
+        let conn = self.start_dial(addr, server_name, config)?;
+        conn.handshake_done().await?;
+        Ok(conn)
+    }
+
+    /// Connects to `addr` and returns as soon as the connection can carry
+    /// data: at once when it resumes a session that allows 0-RTT
+    /// ([`Connection::has_0rtt`]), after the handshake otherwise, as
+    /// [`dial`](Self::dial) does.
+    ///
+    /// Streams opened and written before the handshake completes go out as
+    /// 0-RTT data, which the server may replay to its application (RFC 9001
+    /// §9.2) or reject; rejected data is sent again after the handshake, and
+    /// [`Connection::zero_rtt_accepted`] tells which happened. 0-RTT needs
+    /// `enable_early_data` in the TLS config and a ticket from an earlier
+    /// connection made with the same `Arc<rustls::ClientConfig>`.
+    pub async fn dial_early(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+        config: ClientConfig,
+    ) -> Result<Connection, DialError> {
+        let conn = self.start_dial(addr, server_name, config)?;
+        if !conn.has_0rtt() {
+            conn.handshake_done().await?;
+        }
+        Ok(conn)
+    }
+
+    /// Creates a client connection and spawns its task; the handshake runs
+    /// from there.
+    fn start_dial(
+        &self,
+        addr: SocketAddr,
+        server_name: &str,
+        config: ClientConfig,
+    ) -> Result<Connection, DialError> {
         let shared = {
             let mut state = self.shared.lock();
             let (handle, conn) =
@@ -240,9 +277,7 @@ impl Transport {
         };
         // Counted only now, outside the endpoint lock (see the lock order on
         // `EndpointState`); nothing awaits in between, so it cannot leak.
-        let conn = Connection::from_shared(shared);
-        conn.handshake().await?;
-        Ok(conn)
+        Ok(Connection::from_shared(shared))
     }
 
     /// The socket's local address.

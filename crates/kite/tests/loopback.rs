@@ -1,5 +1,6 @@
 //! kite over real UDP sockets on 127.0.0.1: echo, uni streams, stream limits,
-//! close codes, and that dropping every handle ends every task.
+//! close codes, that dropping every handle ends every task, and resumption
+//! with 0-RTT data accepted or rejected.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,12 +9,14 @@ use kite::{
     ClientConfig, Connection, ConnectionError, Listener, ServerConfig, Transport, TransportConfig,
 };
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Tls13ClientSessionValue};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,6 +32,14 @@ fn localhost() -> SocketAddr {
 /// A server and a client configuration around a fresh self-signed certificate
 /// for "localhost": TLS 1.3 only, ring provider, ALPN "quic-echo-example".
 fn configs(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
+    configs_with_tls(transport, |_, _| {})
+}
+
+/// [`configs`] with a last say on both TLS configurations before they are shared.
+fn configs_with_tls(
+    transport: TransportConfig,
+    adjust: impl FnOnce(&mut rustls::ServerConfig, &mut rustls::ClientConfig),
+) -> (ServerConfig, ClientConfig) {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert = CertificateDer::from(certified.cert.der().to_vec());
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
@@ -49,6 +60,7 @@ fn configs(transport: TransportConfig) -> (ServerConfig, ClientConfig) {
         .with_custom_certificate_verifier(Arc::new(TrustOne { cert, provider }))
         .with_no_client_auth();
     client_tls.alpn_protocols = vec![ALPN.to_vec()];
+    adjust(&mut server_tls, &mut client_tls);
 
     let transport = Arc::new(transport);
     (
@@ -497,6 +509,228 @@ async fn reset_and_stop_reach_the_peer() {
         );
         conn.close(0, b"done");
         server_task.await.unwrap();
+    })
+    .await
+}
+
+/// rustls' in-memory session cache, counting the TLS 1.3 tickets it was
+/// given, so a test knows when resumption has become possible.
+#[derive(Debug)]
+struct CountingTickets {
+    inner: ClientSessionMemoryCache,
+    received: AtomicUsize,
+}
+
+impl CountingTickets {
+    fn received(&self) -> usize {
+        self.received.load(Ordering::SeqCst)
+    }
+}
+
+impl ClientSessionStore for CountingTickets {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: NamedGroup) {
+        self.inner.set_kx_hint(name, group)
+    }
+
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, value)
+    }
+
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+
+    fn insert_tls13_ticket(&self, name: ServerName<'static>, value: Tls13ClientSessionValue) {
+        self.inner.insert_tls13_ticket(name, value);
+        // Counted once stored, so a test that saw the count can resume.
+        self.received.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+/// Configurations where TLS allows early data both ways (the server's
+/// transport decides with `allow_0rtt`), and the client's ticket store.
+fn early_data_configs(allow_0rtt: bool) -> (ServerConfig, ClientConfig, Arc<CountingTickets>) {
+    let tickets = Arc::new(CountingTickets {
+        inner: ClientSessionMemoryCache::new(8),
+        received: AtomicUsize::new(0),
+    });
+    let store = tickets.clone();
+    let transport = TransportConfig {
+        allow_0rtt,
+        ..TransportConfig::default()
+    };
+    let (server, client) = configs_with_tls(transport, |server_tls, client_tls| {
+        // RFC 9001 §4.6.1: QUIC allows only 0 or 0xffffffff here.
+        server_tls.max_early_data_size = u32::MAX;
+        client_tls.enable_early_data = true;
+        client_tls.resumption = rustls::client::Resumption::store(store);
+    });
+    (server, client, tickets)
+}
+
+/// Echoes every bidirectional stream of every connection, reporting for each
+/// stream whether its data arrived as 0-RTT.
+fn start_early_echo_server(
+    server: ServerConfig,
+) -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = kite::listen_addr(localhost(), server).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (early_tx, early_rx) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        while let Some(conn) = listener.accept().await {
+            let early_tx = early_tx.clone();
+            tokio::spawn(async move {
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    let data = recv.read_to_end(1 << 20).await.unwrap();
+                    let _ = early_tx.send(recv.is_0rtt());
+                    send.write_all(&data).await.unwrap();
+                    send.finish().unwrap();
+                }
+            });
+        }
+    });
+    (addr, early_rx, task)
+}
+
+/// How long the relay holds back each datagram from the server: long enough
+/// that the client's writes right after `dial_early` surely precede the end
+/// of the handshake, even on a loaded machine. Without it a resumed loopback
+/// handshake takes well under a millisecond, and a test thread descheduled
+/// that long would write in 1-RTT.
+const SERVER_DELAY: Duration = Duration::from_millis(50);
+
+/// A UDP relay for one client on 127.0.0.1: forwards the client's datagrams
+/// to `server` at once and the server's back after `delay`, in order.
+/// Returns the address clients dial.
+async fn delaying_relay(server: SocketAddr, delay: Duration) -> SocketAddr {
+    let front = Arc::new(tokio::net::UdpSocket::bind(localhost()).await.unwrap());
+    let back = Arc::new(tokio::net::UdpSocket::bind(localhost()).await.unwrap());
+    back.connect(server).await.unwrap();
+    let addr = front.local_addr().unwrap();
+    let (client_tx, client_rx) = tokio::sync::watch::channel(None);
+    let (to_client, mut held) =
+        tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let upstream = (front.clone(), back.clone());
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, from)) = upstream.0.recv_from(&mut buf).await {
+            client_tx.send_replace(Some(from));
+            let _ = upstream.1.send(&buf[..n]).await;
+        }
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = back.recv(&mut buf).await {
+            let due = tokio::time::Instant::now() + delay;
+            if to_client.send((due, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some((due, datagram)) = held.recv().await {
+            tokio::time::sleep_until(due).await;
+            let client = *client_rx.borrow();
+            if let Some(client) = client {
+                let _ = front.send_to(&datagram, client).await;
+            }
+        }
+    });
+    addr
+}
+
+/// A full handshake on a first connection, an echo on it, and its session
+/// ticket; then a second connection with `dial_early` that writes `payload`
+/// before its handshake completes. Both run from one client socket through a
+/// relay that slows the server's answers by [`SERVER_DELAY`]. Returns the
+/// second connection after the echo came back, and whether each connection's
+/// stream arrived as 0-RTT at the server.
+async fn resume_and_echo_early(
+    allow_0rtt: bool,
+    payload: &[u8],
+) -> (Connection, [bool; 2], tokio::task::JoinHandle<()>) {
+    let (server, client, tickets) = early_data_configs(allow_0rtt);
+    let (server_addr, mut early, server_task) = start_early_echo_server(server);
+    let addr = delaying_relay(server_addr, SERVER_DELAY).await;
+    let transport = Transport::from_std(std::net::UdpSocket::bind(localhost()).unwrap()).unwrap();
+
+    // Without a ticket, dial_early waits for the handshake like dial.
+    let first = transport
+        .dial_early(addr, "localhost", client.clone())
+        .await
+        .unwrap();
+    assert!(!first.has_0rtt());
+    let done = tokio::time::timeout(Duration::ZERO, first.handshake_done()).await;
+    assert!(matches!(done, Ok(Ok(()))), "{done:?}");
+    let (mut send, mut recv) = first.open_bi().await.unwrap();
+    send.write_all(b"first").await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(recv.read_to_end(64).await.unwrap(), b"first");
+    assert_eq!(first.zero_rtt_accepted(), None);
+    // Tickets follow the handshake in 1-RTT CRYPTO frames.
+    wait_until("a session ticket arrived", || tickets.received() > 0).await;
+    first.close(0, b"done");
+
+    let second = transport
+        .dial_early(addr, "localhost", client)
+        .await
+        .unwrap();
+    assert!(second.has_0rtt(), "no 0-RTT keys on resumption");
+    assert_eq!(second.zero_rtt_accepted(), None);
+    let (mut send, mut recv) = second.open_bi().await.unwrap();
+    send.write_all(payload).await.unwrap();
+    send.finish().unwrap();
+    assert_eq!(recv.read_to_end(1 << 20).await.unwrap(), payload);
+    second.handshake_done().await.unwrap();
+    let seen_early = [early.recv().await.unwrap(), early.recv().await.unwrap()];
+    (second, seen_early, server_task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumed_connection_sends_0rtt_data_the_server_accepts() {
+    within(async {
+        let payload = pattern(5000, 0x5a);
+        let (conn, seen_early, server_task) = resume_and_echo_early(true, &payload).await;
+        assert_eq!(conn.zero_rtt_accepted(), Some(true));
+        assert_eq!(seen_early, [false, true], "(first, second) as 0-RTT");
+        conn.close(0, b"done");
+        server_task.abort();
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_0rtt_data_is_sent_again_after_the_handshake() {
+    within(async {
+        let payload = pattern(5000, 0xa5);
+        let (conn, seen_early, server_task) = resume_and_echo_early(false, &payload).await;
+        assert_eq!(conn.zero_rtt_accepted(), Some(false));
+        assert_eq!(seen_early, [false, false], "(first, second) as 0-RTT");
+        conn.close(0, b"done");
+        server_task.abort();
     })
     .await
 }

@@ -1,20 +1,27 @@
 //! The echo client: opens `--streams` bidirectional streams, sends `--size` patterned
 //! bytes on each while reading the echo back, checks every byte, and prints
-//! `echo ok streams=K bytes=N secs=S` (N summed over all streams).
+//! `echo ok streams=K bytes=N secs=S` (N summed over all streams). With
+//! `--resume` a first connection fetches a session ticket, the echo runs on a
+//! second one that sends its streams as 0-RTT data, and the line ends with
+//! `zero_rtt_accepted=true|false`.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use quinn::{Connection, Endpoint, RecvStream, SendStream};
 use tokio::task::JoinSet;
 
 use crate::DEFAULT_ALPN;
+use crate::tickets::TicketWatch;
 
 /// Bytes handed to quinn per write; large enough to keep the pipe full.
 const WRITE_CHUNK: usize = 64 * 1024;
+
+/// How long `--resume` waits for a session ticket on its first connection.
+const TICKET_WAIT: Duration = Duration::from_secs(2);
 
 /// Flags of `quinn-peer echo-client`.
 #[derive(clap::Args)]
@@ -40,6 +47,10 @@ pub struct Args {
     /// Accept any server certificate (the handshake signature is still checked).
     #[arg(long)]
     insecure: bool,
+    /// Connect once for a session ticket, then resume and send the streams as
+    /// 0-RTT data; the result line tells whether the server accepted it.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Byte `i` of stream `stream`, where `stream` counts the client's streams from 0
@@ -52,29 +63,60 @@ pub fn pattern_byte(stream: u64, i: u64) -> u8 {
 /// Runs one echo exchange and prints the result line.
 pub async fn run(args: Args) -> Result<()> {
     let server = resolve(&args.connect)?;
-    let crypto = crate::tls::client_config(args.ca.as_deref(), args.insecure, &args.alpn)?;
+    let tickets = args.resume.then(|| Arc::new(TicketWatch::new()));
+    let crypto = crate::tls::client_config(
+        args.ca.as_deref(),
+        args.insecure,
+        &args.alpn,
+        tickets.clone(),
+    )?;
     let bind: SocketAddr = if server.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
         ([0u16; 8], 0).into()
     };
     let mut endpoint = Endpoint::client(bind).context("binding the UDP socket")?;
+    // One crypto config for both connections: its session store holds the ticket.
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+
+    if let Some(tickets) = &tickets {
+        let first = endpoint
+            .connect(server, &args.server_name)?
+            .await
+            .context("handshake for a session ticket")?;
+        if !tickets.wait_for_ticket(TICKET_WAIT).await {
+            eprintln!("no session ticket within {TICKET_WAIT:?}; not resuming");
+        }
+        first.close(0u32.into(), b"done");
+    }
 
     // The clock covers the handshake and the transfer: what a user of echo waits for.
     let start = Instant::now();
-    let conn = endpoint
-        .connect(server, &args.server_name)?
-        .await
-        .context("handshake")?;
-
-    let mut streams = JoinSet::new();
-    for index in 0..args.streams {
-        streams.spawn(echo_stream(conn.clone(), index, args.size));
-    }
-    while let Some(result) = streams.join_next().await {
-        result.context("stream task")??;
-    }
+    let connecting = endpoint.connect(server, &args.server_name)?;
+    let (conn, zero_rtt) = if args.resume {
+        match connecting.into_0rtt() {
+            Ok((conn, accepted)) => {
+                let early = echo_all(&conn, args.streams, args.size).await;
+                let accepted = accepted.await;
+                if accepted {
+                    early?;
+                } else {
+                    // quinn fails the streams of rejected 0-RTT; run them again.
+                    echo_all(&conn, args.streams, args.size).await?;
+                }
+                (conn, Some(accepted))
+            }
+            Err(connecting) => {
+                let conn = connecting.await.context("handshake")?;
+                echo_all(&conn, args.streams, args.size).await?;
+                (conn, Some(false))
+            }
+        }
+    } else {
+        let conn = connecting.await.context("handshake")?;
+        echo_all(&conn, args.streams, args.size).await?;
+        (conn, None)
+    };
     let secs = start.elapsed().as_secs_f64();
 
     conn.close(0u32.into(), b"done");
@@ -82,10 +124,26 @@ pub async fn run(args: Args) -> Result<()> {
     endpoint.wait_idle().await;
 
     let total = args.streams * args.size;
-    println!(
+    let mut line = format!(
         "echo ok streams={} bytes={total} secs={secs:.3}",
         args.streams
     );
+    if let Some(accepted) = zero_rtt {
+        line.push_str(&format!(" zero_rtt_accepted={accepted}"));
+    }
+    println!("{line}");
+    Ok(())
+}
+
+/// Runs `streams` echo streams of `size` bytes at once on `conn`.
+async fn echo_all(conn: &Connection, streams: u64, size: u64) -> Result<()> {
+    let mut tasks = JoinSet::new();
+    for index in 0..streams {
+        tasks.spawn(echo_stream(conn.clone(), index, size));
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.context("stream task")??;
+    }
     Ok(())
 }
 

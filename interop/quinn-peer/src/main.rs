@@ -5,6 +5,7 @@
 
 mod client;
 mod server;
+mod tickets;
 mod tls;
 
 use std::process::ExitCode;

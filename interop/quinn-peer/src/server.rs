@@ -1,4 +1,5 @@
-//! The echo server: accepts connections (optionally forcing a Retry first), echoes
+//! The echo server: accepts connections (optionally forcing a Retry first, or
+//! taking 0-RTT data from resuming clients with `--zero-rtt`), echoes
 //! every bidirectional stream back and finishes it, and serves until killed or
 //! until `--max-conns` connections have ended.
 
@@ -31,6 +32,9 @@ pub struct Args {
     /// Answer every new connection with a Retry (RFC 9000 §8.1.2) before accepting it.
     #[arg(long)]
     retry: bool,
+    /// Accept 0-RTT data from resuming clients (session tickets allow early data).
+    #[arg(long)]
+    zero_rtt: bool,
     /// Exit after this many connections have ended.
     #[arg(long)]
     max_conns: Option<u64>,
@@ -40,7 +44,12 @@ pub struct Args {
 /// then prints `done conns=M retries=R` (R: Retry packets sent, which equals the
 /// connections that came through a Retry when every client answers its Retry).
 pub async fn run(args: Args) -> Result<()> {
-    let crypto = crate::tls::server_config(args.cert.as_deref(), args.key.as_deref(), &args.alpn)?;
+    let crypto = crate::tls::server_config(
+        args.cert.as_deref(),
+        args.key.as_deref(),
+        &args.alpn,
+        args.zero_rtt,
+    )?;
     let config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let endpoint = Endpoint::server(config, args.listen).context("binding the UDP socket")?;
 
@@ -60,11 +69,11 @@ pub async fn run(args: Args) -> Result<()> {
                     match incoming.retry() {
                         Ok(()) => retries += 1,
                         Err(e) => {
-                            connections.spawn(handle_connection(e.into_incoming()));
+                            connections.spawn(handle_connection(e.into_incoming(), args.zero_rtt));
                         }
                     }
                 } else {
-                    connections.spawn(handle_connection(incoming));
+                    connections.spawn(handle_connection(incoming, args.zero_rtt));
                 }
             }
             Some(_) = connections.join_next() => {
@@ -85,15 +94,25 @@ pub async fn run(args: Args) -> Result<()> {
 
 /// Echoes every stream of one connection; logs how it ended unless the client
 /// closed it, which is the normal end.
-async fn handle_connection(incoming: Incoming) {
+async fn handle_connection(incoming: Incoming, zero_rtt: bool) {
     let remote = incoming.remote_address();
-    if let Err(e) = serve_connection(incoming).await {
+    if let Err(e) = serve_connection(incoming, zero_rtt).await {
         eprintln!("connection from {remote}: {e:#}");
     }
 }
 
-async fn serve_connection(incoming: Incoming) -> Result<()> {
-    let conn: Connection = incoming.await.context("handshake")?;
+async fn serve_connection(incoming: Incoming, zero_rtt: bool) -> Result<()> {
+    let connecting = incoming.accept().context("handshake")?;
+    let conn: Connection = if zero_rtt {
+        // On a server this always succeeds (0.5-RTT): streams the client
+        // opened in 0-RTT are accepted before the handshake completes.
+        match connecting.into_0rtt() {
+            Ok((conn, _)) => conn,
+            Err(connecting) => connecting.await.context("handshake")?,
+        }
+    } else {
+        connecting.await.context("handshake")?
+    };
     let mut streams = JoinSet::new();
     let result = loop {
         match conn.accept_bi().await {

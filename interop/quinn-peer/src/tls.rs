@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+
+use crate::tickets::TicketWatch;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::rustls::{
     self, DigitallySignedStruct, SignatureScheme,
@@ -23,11 +25,13 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Builds the server's QUIC crypto config from PEM files, or a fresh self-signed
-/// certificate when both are `None`.
+/// certificate when both are `None`; with `zero_rtt` its session tickets allow
+/// early data.
 pub fn server_config(
     cert: Option<&Path>,
     key: Option<&Path>,
     alpn: &str,
+    zero_rtt: bool,
 ) -> Result<QuicServerConfig> {
     let (chain, key) = match (cert, key) {
         (Some(cert), Some(key)) => (load_certs(cert)?, load_key(key)?),
@@ -42,12 +46,22 @@ pub fn server_config(
         .context("server certificate and key")?;
     config.alpn_protocols = vec![alpn.as_bytes().to_vec()];
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    if zero_rtt {
+        // RFC 9001 §4.6.1: QUIC allows only 0 or 0xffffffff here.
+        config.max_early_data_size = u32::MAX;
+    }
     Ok(QuicServerConfig::try_from(config)?)
 }
 
 /// Builds the client's QUIC crypto config: trusting the PEM roots in `ca`, or
-/// nothing at all when `insecure`.
-pub fn client_config(ca: Option<&Path>, insecure: bool, alpn: &str) -> Result<QuicClientConfig> {
+/// nothing at all when `insecure`. With `tickets`, session tickets are kept
+/// there and a resumed session sends early data when its ticket allows it.
+pub fn client_config(
+    ca: Option<&Path>,
+    insecure: bool,
+    alpn: &str,
+    tickets: Option<Arc<TicketWatch>>,
+) -> Result<QuicClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let mut config = if insecure {
@@ -65,6 +79,10 @@ pub fn client_config(ca: Option<&Path>, insecure: bool, alpn: &str) -> Result<Qu
     };
     config.alpn_protocols = vec![alpn.as_bytes().to_vec()];
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    if let Some(tickets) = tickets {
+        config.resumption = rustls::client::Resumption::store(tickets);
+        config.enable_early_data = true;
+    }
     Ok(QuicClientConfig::try_from(config)?)
 }
 

@@ -1,10 +1,12 @@
 //! quinn-peer against aioquic (interop/aioquic_peer.py) over loopback, in both
-//! roles, with and without Retry. Skipped with a notice when the venv made by
-//! scripts/setup-interop is missing.
+//! roles, with and without Retry, and resumed with 0-RTT. Skipped with a notice
+//! when the venv made by scripts/setup-interop is missing.
 
 mod common;
 
-use common::{MIB, Server, aioquic_peer, expect_echo_ok, quinn_peer, write_cert};
+use common::{
+    MIB, Server, aioquic_peer, expect_echo_ok, expect_resumed_echo, quinn_peer, write_cert,
+};
 
 /// Runs 1 stream of 1 MiB, then 8, against one server and checks it saw two
 /// connections, each retried when `retry`.
@@ -45,6 +47,31 @@ fn quinn_server_with_retry_aioquic_client() {
     let Some(_) = aioquic_peer() else { return };
     let server = Server::start(quinn_peer(), &["--retry", "--max-conns", "2"]);
     echo_both_sizes(server, || aioquic_peer().unwrap(), true);
+}
+
+#[test]
+fn aioquic_zero_rtt_server_accepts_quinn_0rtt() {
+    let Some(aioquic) = aioquic_peer() else {
+        return;
+    };
+    let server = Server::start(aioquic, &["--zero-rtt", "--max-conns", "2"]);
+    assert!(expect_resumed_echo(
+        quinn_peer(),
+        &server.addr,
+        2,
+        64 * 1024
+    ));
+    assert_eq!(server.wait_done(), (2, 0));
+}
+
+#[test]
+fn quinn_zero_rtt_server_accepts_aioquic_0rtt() {
+    let Some(aioquic) = aioquic_peer() else {
+        return;
+    };
+    let server = Server::start(quinn_peer(), &["--zero-rtt", "--max-conns", "2"]);
+    assert!(expect_resumed_echo(aioquic, &server.addr, 2, 64 * 1024));
+    assert_eq!(server.wait_done(), (2, 0));
 }
 
 #[test]

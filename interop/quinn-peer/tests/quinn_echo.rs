@@ -1,10 +1,13 @@
 //! quinn-peer against itself over loopback: the echo exchange the interop tests
-//! build on, with and without Retry, with generated and file certificates, and
-//! the failures a harness relies on (non-zero exit, one `error:` line).
+//! build on, with and without Retry, resumed with 0-RTT, with generated and
+//! file certificates, and the failures a harness relies on (non-zero exit, one
+//! `error:` line).
 
 mod common;
 
-use common::{MIB, Server, expect_echo_ok, quinn_peer, run_client, write_cert};
+use common::{
+    MIB, Server, expect_echo_ok, expect_resumed_echo, quinn_peer, run_client, write_cert,
+};
 
 #[test]
 fn one_stream_and_eight_streams_of_1mib_echo_back() {
@@ -20,6 +23,31 @@ fn retry_server_sends_one_retry_per_connection() {
     expect_echo_ok(quinn_peer(), &server.addr, 1, MIB, &["--insecure"]);
     expect_echo_ok(quinn_peer(), &server.addr, 8, MIB, &["--insecure"]);
     assert_eq!(server.wait_done(), (2, 2));
+}
+
+#[test]
+fn resumed_client_sends_0rtt_that_a_zero_rtt_server_accepts() {
+    // Each resumption is two connections: one for the ticket, one resumed.
+    let server = Server::start(quinn_peer(), &["--zero-rtt", "--max-conns", "2"]);
+    assert!(expect_resumed_echo(
+        quinn_peer(),
+        &server.addr,
+        2,
+        64 * 1024
+    ));
+    assert_eq!(server.wait_done(), (2, 0));
+}
+
+#[test]
+fn without_zero_rtt_the_resumed_echo_runs_in_1rtt() {
+    let server = Server::start(quinn_peer(), &["--max-conns", "2"]);
+    assert!(!expect_resumed_echo(
+        quinn_peer(),
+        &server.addr,
+        2,
+        64 * 1024
+    ));
+    assert_eq!(server.wait_done(), (2, 0));
 }
 
 #[test]

@@ -305,7 +305,7 @@ impl Server {
     }
 
     /// For a server started with `--max-conns M`: waits for its exit and
-    /// returns its `done conns=M [retries=R]` line.
+    /// returns its `done conns=M [retries=R] [early_streams=E]` line.
     pub fn wait_done_line(mut self) -> Done {
         let line = self.process.next_line();
         let status = self.process.wait(DEADLINE);
@@ -314,12 +314,15 @@ impl Server {
             "server exited with {status}; stderr: {}",
             self.process.stderr_text()
         );
+        let optional = |key: &str| {
+            line.split_whitespace()
+                .any(|pair| pair.strip_prefix(key).is_some_and(|v| v.starts_with('=')))
+                .then(|| field(&line, "done", key))
+        };
         Done {
             conns: field(&line, "done", "conns"),
-            retries: line
-                .split_whitespace()
-                .any(|pair| pair.starts_with("retries="))
-                .then(|| field(&line, "done", "retries")),
+            retries: optional("retries"),
+            early_streams: optional("early_streams"),
         }
     }
 
@@ -329,13 +332,15 @@ impl Server {
     }
 }
 
-/// A server's `done conns=M [retries=R]` line.
+/// A server's `done conns=M [retries=R] [early_streams=E]` line.
 #[derive(Debug)]
 pub struct Done {
     /// Connections that ended.
     pub conns: u64,
     /// Retries, as the server counts them; `None` when it printed none.
     pub retries: Option<u64>,
+    /// Streams whose data arrived as 0-RTT (kite with `--zero-rtt` only).
+    pub early_streams: Option<u64>,
 }
 
 /// The outcome of a client run.
@@ -380,6 +385,15 @@ pub fn parse_echo_ok(line: &str) -> (u64, u64, f64) {
         secs.parse()
             .unwrap_or_else(|e| panic!("secs in {line:?}: {e}")),
     )
+}
+
+/// The `zero_rtt_accepted=true|false` of a client's `echo ok ...` line.
+pub fn parse_zero_rtt_accepted(line: &str) -> bool {
+    match value(line, "echo ok", "zero_rtt_accepted") {
+        "true" => true,
+        "false" => false,
+        other => panic!("zero_rtt_accepted={other} in {line:?}"),
+    }
 }
 
 /// The integer `key=V` of a `prefix k1=v1 k2=v2 ...` line.

@@ -135,8 +135,15 @@ pub fn run_client(mut cmd: Command, addr: &str, extra: &[&str]) -> Output {
     child.wait_with_output().expect("client output")
 }
 
-/// Runs a client and checks it printed `echo ok streams=K bytes=K*size secs=S`.
-pub fn expect_echo_ok(cmd: Command, addr: &str, streams: u64, size: u64, extra: &[&str]) {
+/// Runs a client and checks it printed `echo ok streams=K bytes=K*size secs=S`;
+/// returns the `(key, value)` pairs of that line (see [`parse_fields`]).
+pub fn expect_echo_ok(
+    cmd: Command,
+    addr: &str,
+    streams: u64,
+    size: u64,
+    extra: &[&str],
+) -> Vec<(String, u64)> {
     let (k, n) = (streams.to_string(), size.to_string());
     let mut args = vec!["--streams", &k, "--size", &n];
     args.extend_from_slice(extra);
@@ -154,10 +161,22 @@ pub fn expect_echo_ok(cmd: Command, addr: &str, streams: u64, size: u64, extra: 
     assert_eq!(fields[1], ("bytes".into(), streams * size), "{line}");
     assert_eq!(fields[2].0, "secs", "{line}");
     eprintln!("{line}");
+    fields
+}
+
+/// Runs a client with `--resume` and checks its echo; returns its
+/// `zero_rtt_accepted=true|false`.
+pub fn expect_resumed_echo(cmd: Command, addr: &str, streams: u64, size: u64) -> bool {
+    let fields = expect_echo_ok(cmd, addr, streams, size, &["--insecure", "--resume"]);
+    match fields.get(3) {
+        Some((key, value)) if key == "zero_rtt_accepted" => *value == 1,
+        other => panic!("no zero_rtt_accepted= after secs: {other:?}"),
+    }
 }
 
 /// Splits `prefix k1=v1 k2=v2 ...` into `(k, v)` pairs, reading `v` as a number
-/// of thousandths for `secs` (which has three decimals) and as an integer else.
+/// of thousandths for `secs` (which has three decimals), `true`/`false` as 1/0,
+/// and as an integer else.
 fn parse_fields(line: &str, prefix: &str) -> Vec<(String, u64)> {
     let rest = line
         .strip_prefix(prefix)
@@ -173,7 +192,12 @@ fn parse_fields(line: &str, prefix: &str) -> Vec<(String, u64)> {
                     "secs has 3 decimals: {line}"
                 );
             }
-            (key.to_string(), digits.parse().expect("a number"))
+            let number = match value {
+                "true" => 1,
+                "false" => 0,
+                _ => digits.parse().expect("a number"),
+            };
+            (key.to_string(), number)
         })
         .collect()
 }
