@@ -10,6 +10,14 @@
 //! [`seal_payload`] then [`apply_header_protection`]. Opening one:
 //! [`remove_header_protection`], decode the full packet number from the truncated
 //! one it returns, then [`open_payload`].
+//!
+//! Crypto provider: rustls' `ring`. Measured on this project's 2-core
+//! machine (AES-128-GCM seal + header protect + unprotect + open of 1200 and
+//! 1452-byte packets, a loaded machine): ring 1.6–2.2 GB/s, aws-lc-rs
+//! 2.0–2.5 GB/s, 0–20 % faster, but its first build took 4 min 42 s against
+//! seconds for ring. Both exceed what one connection needs today; the choice
+//! is to be measured again with whole-transfer profiles (the performance
+//! issue), where a switch is one feature flag.
 
 mod client_hello;
 mod keys;
