@@ -9,8 +9,6 @@
 
 mod events;
 #[cfg(test)]
-mod file_tests;
-#[cfg(test)]
 mod tests;
 
 pub use events::records;

@@ -1,7 +1,7 @@
 //! The qlog file: JSON-SEQ framing and header, times, failing sinks, and the
 //! per-connection file factory.
 
-use super::{QlogFactory, QlogWriter, civil_from_days, rfc3339};
+use super::super::{QlogFactory, QlogWriter, civil_from_days, rfc3339};
 use crate::Side;
 use crate::packet::PacketType;
 use crate::trace::tests::{cid, dropped, stream_frame};

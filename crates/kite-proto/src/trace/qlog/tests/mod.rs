@@ -486,3 +486,5 @@ fn every_frame_summary_has_a_frame_type() {
     assert_eq!(data["frames"][9]["sequence_number"], 1);
     assert_eq!(data["frames"][11]["data"], "0101010101010101");
 }
+
+mod files;
