@@ -128,6 +128,11 @@ impl Network {
         *self.forced_drops.entry((from, to)).or_insert(0) += count;
     }
 
+    /// Cancels what [`Network::drop_next`] still had to drop.
+    pub fn clear_forced_drops(&mut self, from: SocketAddr, to: SocketAddr) {
+        self.forced_drops.remove(&(from, to));
+    }
+
     /// Sets the link from `from` to `to` (one direction).
     pub fn set_link(&mut self, from: SocketAddr, to: SocketAddr, link: LinkConfig) {
         self.links.insert((from, to), link);

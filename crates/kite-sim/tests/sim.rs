@@ -812,3 +812,73 @@ fn handshake_with_a_silent_server_times_out() {
         Some(&ConnectionError::TimedOut)
     );
 }
+
+/// RFC 9000 §8.1: before the client's address is validated, the server
+/// sends at most three times what it received, even when its certificate
+/// chain needs several flights and the client's retransmissions are lost.
+#[test]
+fn amplification_limit_holds_with_a_large_certificate_and_lost_client_retransmissions() {
+    // A certificate with many names: several kilobytes, more than 3x1200.
+    let names: Vec<String> = (0..150)
+        .map(|i| format!("host-{i}.a-rather-long-subdomain.example.com"))
+        .chain(["localhost".to_string()])
+        .collect();
+    let cert = rcgen::generate_simple_self_signed(names).unwrap();
+    assert!(cert.cert.der().len() > 4 * 1200, "certificate too small");
+    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
+    let key_der =
+        rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .unwrap();
+    server_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let (_, client) = tls_configs();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).unwrap();
+    let mut client_tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let client = ClientConfig {
+        tls: Arc::new(client_tls),
+        ..client
+    };
+    let server = ServerConfig {
+        tls: Arc::new(server_tls),
+        transport: Arc::new(TransportConfig::default()),
+    };
+    let mut sim = Simulation::pair(seed(26), LinkConfig::default(), server);
+    let (s, c) = (sim.hosts[SERVER].addr, sim.hosts[CLIENT].addr);
+    let ch = sim.connect(CLIENT, SERVER, client);
+    // Deliver the client's first datagram, then lose everything it sends
+    // for two seconds.
+    sim.run_until(Duration::from_millis(5), |_| false);
+    sim.network.drop_next(c, s, 1000);
+    let mut worst = 0.0f64;
+    sim.run_until(Duration::from_secs(2), |sim| {
+        if let Some(&sh) = sim.hosts[SERVER].accepted.first() {
+            let stats = sim.hosts[SERVER].connections[&sh].stats();
+            assert!(
+                stats.bytes_sent <= 3 * stats.bytes_received,
+                "server sent {} for {} received",
+                stats.bytes_sent,
+                stats.bytes_received
+            );
+            worst = worst.max(stats.bytes_sent as f64 / stats.bytes_received.max(1) as f64);
+        }
+        false
+    });
+    assert!(
+        worst > 2.0,
+        "the server should have used its allowance: {worst}"
+    );
+    // Once the client's packets get through again, the handshake completes.
+    sim.network.clear_forced_drops(c, s);
+    assert!(handshake(&mut sim, ch, Duration::from_secs(10)));
+}
