@@ -5,6 +5,7 @@ use bytes::Bytes;
 use std::net::SocketAddr;
 
 use crate::error::{TransportError, TransportErrorCode};
+use crate::recovery::ack_tracker::EcnCodepoint;
 use crate::stream_id::{Dir, StreamId};
 
 /// Why a connection ended, as the application sees it.
@@ -73,17 +74,6 @@ pub enum Event {
     ConnectionLost(ConnectionError),
 }
 
-/// ECN codepoints of the IP header (RFC 3168), as QUIC counts them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EcnCodepoint {
-    /// ECT(0).
-    Ect0,
-    /// ECT(1).
-    Ect1,
-    /// Congestion experienced.
-    Ce,
-}
-
 /// A datagram to send: its bytes are in the buffer the caller passed to
 /// `poll_transmit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,4 +84,7 @@ pub struct Transmit {
     pub size: usize,
     /// ECN codepoint to mark it with.
     pub ecn: Option<EcnCodepoint>,
+    /// With several datagrams in the buffer (`poll_transmit_batch`): the
+    /// size of each but the last, for segmentation offload (GSO).
+    pub segment_size: Option<usize>,
 }

@@ -62,6 +62,19 @@ impl PacketBuilder {
 impl Connection {
     /// Writes the next datagram to send into `buf` (cleared first).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        self.poll_transmit_batch(now, 1, buf)
+    }
+
+    /// Writes up to `max_datagrams` datagrams back to back into `buf`
+    /// (cleared first), for segmentation offload (GSO): every datagram but
+    /// the last has [`Transmit::segment_size`] bytes. Batches only form from
+    /// full-size datagrams; anything else goes out alone.
+    pub fn poll_transmit_batch(
+        &mut self,
+        now: Instant,
+        max_datagrams: usize,
+        buf: &mut Vec<u8>,
+    ) -> Option<Transmit> {
         buf.clear();
         match &self.state {
             State::Drained => return None,
@@ -74,6 +87,36 @@ impl Connection {
             _ => {}
         }
         self.maybe_initiate_key_update(now);
+        let first = self.write_datagram(now, buf)?;
+        let mut segments = 1;
+        if first == self.max_datagram_size {
+            while segments < max_datagrams {
+                let before = buf.len();
+                match self.write_datagram(now, buf) {
+                    Some(len) => {
+                        segments += 1;
+                        if len < first {
+                            break; // a short datagram can only be the last
+                        }
+                    }
+                    None => {
+                        buf.truncate(before);
+                        break;
+                    }
+                }
+            }
+        }
+        Some(Transmit {
+            destination: self.remote,
+            size: buf.len(),
+            ecn: None,
+            segment_size: (segments > 1).then_some(first),
+        })
+    }
+
+    /// Appends one datagram to `buf`; returns its length.
+    fn write_datagram(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        let base = buf.len();
         let allowance = self.amplification_allowance();
         if allowance < MIN_UDP_PAYLOAD as u64 {
             return None; // RFC 9000 §8.1: wait for more bytes from the client
@@ -81,6 +124,7 @@ impl Connection {
         let max_size = self
             .max_datagram_size
             .min(usize::try_from(allowance).unwrap_or(usize::MAX));
+        let end = base + max_size;
         let probing = self.spaces.iter().any(|s| s.probes_pending > 0);
         let cwnd_open = probing || self.bytes_in_flight() < self.cc.window();
         let mut can_send_data = cwnd_open;
@@ -108,10 +152,10 @@ impl Connection {
             if let Some(b) = builder.take() {
                 self.finish_packet(now, buf, b, None);
             }
-            if max_size.saturating_sub(buf.len()) < MIN_PACKET_ROOM {
+            if end.saturating_sub(buf.len()) < MIN_PACKET_ROOM {
                 break;
             }
-            let Some(mut b) = self.start_packet(space, buf, max_size) else {
+            let Some(mut b) = self.start_packet(space, buf, end) else {
                 continue;
             };
             self.write_frames(now, buf, &mut b, can_send_data);
@@ -126,18 +170,18 @@ impl Connection {
         // RFC 9000 §14.1: clients pad every datagram with an Initial; servers
         // those with an ack-eliciting Initial.
         let pad = has_initial && (self.side == Side::Client || initial_ack_eliciting);
-        self.finish_packet(now, buf, b, pad.then_some(MIN_UDP_PAYLOAD.min(max_size)));
+        self.finish_packet(now, buf, b, pad.then_some(base + MIN_UDP_PAYLOAD.min(max_size)));
         if sent_handshake && self.side == Side::Client {
             // RFC 9001 §4.9.1: a client drops Initial keys once it sends a
             // Handshake packet.
             self.discard_space(now, SpaceId::Initial);
         }
-        self.on_datagram_sent(buf.len());
-        Some(Transmit {
-            destination: self.remote,
-            size: buf.len(),
-            ecn: None,
-        })
+        let len = buf.len() - base;
+        if len == 0 {
+            return None;
+        }
+        self.on_datagram_sent(len);
+        Some(len)
     }
 
     fn on_datagram_sent(&mut self, len: usize) {
@@ -180,11 +224,13 @@ impl Connection {
                 || self.streams.has_stream_data())
     }
 
+    /// Starts a packet at the end of `buf`; it may grow up to `end` (an
+    /// absolute position in `buf`, the datagram's limit).
     fn start_packet(
         &mut self,
         space: SpaceId,
         buf: &mut Vec<u8>,
-        max_size: usize,
+        end: usize,
     ) -> Option<PacketBuilder> {
         let sent = &self.space(space).sent;
         let pn = sent.next_pn();
@@ -234,7 +280,7 @@ impl Connection {
             start,
             layout,
             pn,
-            limit: max_size.saturating_sub(TAG_LEN),
+            limit: end.saturating_sub(TAG_LEN),
             frames: SentFrames::default(),
             ack_eliciting: false,
             summaries: self.is_tracing().then(Vec::new),
@@ -630,6 +676,7 @@ impl Connection {
             destination: self.remote,
             size: buf.len(),
             ecn: None,
+            segment_size: None,
         })
     }
 }

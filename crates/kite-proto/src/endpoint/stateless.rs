@@ -51,6 +51,7 @@ fn response(destination: SocketAddr, buf: &[u8]) -> Option<DatagramEvent> {
         destination,
         size: buf.len(),
         ecn: None,
+        segment_size: None,
     }))
 }
 
