@@ -12,6 +12,9 @@ use kite_proto::{
 };
 use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
 
+#[path = "sim/attacks.rs"]
+mod attacks;
+
 const ALPN: &[u8] = b"quic-echo-example";
 
 fn tls_configs() -> (ServerConfig, ClientConfig) {
