@@ -223,6 +223,7 @@ impl Connection {
             scratch: Vec::new(),
             tracer: None,
             awaiting_client_hello: false,
+            queued_datagrams: 0,
             traced_state: None,
             traced_metrics: Default::default(),
             config,

@@ -71,6 +71,10 @@ pub const MIN_UDP_PAYLOAD: usize = 1200;
 /// answered only by the newest (RFC 9000 §8.2.2 allows dropping some).
 const MAX_PENDING_PATH_RESPONSES: usize = 4;
 
+/// Received DATAGRAMs waiting for the application at most; older ones are
+/// dropped (RFC 9221 allows it), so a flood cannot grow memory.
+const MAX_QUEUED_DATAGRAMS: usize = 128;
+
 /// Connection IDs of the peer we keep (and our active_connection_id_limit).
 pub(crate) const ACTIVE_CID_LIMIT: u64 = 4;
 
@@ -250,6 +254,8 @@ pub struct Connection {
     /// Server with `get_config_for_client`: TLS waits for the whole
     /// ClientHello before the config is chosen.
     awaiting_client_hello: bool,
+    /// DATAGRAM events waiting in `events`.
+    queued_datagrams: usize,
     /// Where events go (qlog, logs); `None` builds no events at all.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
     /// The state last reported to the tracer.
@@ -335,6 +341,9 @@ impl Connection {
     /// The next application event.
     pub fn poll(&mut self) -> Option<Event> {
         if let Some(event) = self.events.pop_front() {
+            if matches!(event, Event::DatagramReceived(_)) {
+                self.queued_datagrams -= 1;
+            }
             return Some(event);
         }
         let event = self.streams.poll_event()?;
@@ -477,6 +486,11 @@ impl Connection {
         self.retry_scid
     }
 
+    /// Whether any packet was opened on this connection.
+    pub(crate) fn has_received_packets(&self) -> bool {
+        self.spaces.iter().any(|s| s.any_received)
+    }
+
     /// How many of the peer's connection IDs we hold (RFC 9000 §5.1.1).
     pub fn peer_cid_count(&self) -> usize {
         self.remote_cids.len()
@@ -559,6 +573,9 @@ impl Connection {
     }
 
     fn update_ack_timer(&mut self) {
+        if !self.is_usable() {
+            return; // closing, draining or drained: no more ACKs (RFC 9000 §10.2)
+        }
         let deadline = self
             .spaces
             .iter()
@@ -566,6 +583,23 @@ impl Connection {
             .filter_map(|s| s.acks.ack_deadline())
             .min();
         self.timers.set_or_stop(Timer::AckDelay, deadline);
+    }
+
+    /// Queues a received DATAGRAM for the application, dropping the oldest
+    /// past [`MAX_QUEUED_DATAGRAMS`] (RFC 9221 §5: delivery is unreliable).
+    fn on_datagram_received(&mut self, data: Bytes) {
+        if self.queued_datagrams >= MAX_QUEUED_DATAGRAMS {
+            if let Some(index) = self
+                .events
+                .iter()
+                .position(|e| matches!(e, Event::DatagramReceived(_)))
+            {
+                self.events.remove(index);
+                self.queued_datagrams -= 1;
+            }
+        }
+        self.queued_datagrams += 1;
+        self.events.push_back(Event::DatagramReceived(data));
     }
 
     fn push_control(&mut self, frame: ControlFrame) {

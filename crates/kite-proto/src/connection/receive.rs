@@ -17,6 +17,10 @@ use crate::packet::{Header, PacketNumber, PacketType, ParsedHeader, PnLen, Space
 use crate::stream_id::{Dir, Side};
 use crate::trace::{DropReason, FrameSummary, KeyTrigger, TraceEvent};
 
+/// Connection control frames (RETIRE_CONNECTION_ID, NEW_CONNECTION_ID,
+/// NEW_TOKEN) queued at most; a peer forcing more is closed.
+const MAX_PENDING_CONTROLS: usize = 4 * ACTIVE_CID_LIMIT as usize;
+
 /// Reserved bits of the first byte after header protection is removed:
 /// they must be zero (RFC 9000 §17.2, §17.3.1).
 const LONG_RESERVED_BITS: u8 = 0x0c;
@@ -437,20 +441,18 @@ impl Connection {
         let result = match frame {
             Frame::Padding(_) | Frame::Ping => Ok(()),
             Frame::Ack(ack) => self.on_ack_received(now, space, &ack),
-            Frame::Crypto(crypto) => {
-                self.space_mut(space)
-                    .crypto
-                    .on_received(crypto.offset, crypto.data)?;
-                self.on_crypto_data(now, space)
-            }
+            Frame::Crypto(crypto) => self
+                .space_mut(space)
+                .crypto
+                .on_received(crypto.offset, crypto.data)
+                .and_then(|()| self.on_crypto_data(now, space)),
             Frame::Stream(s) => {
                 let id = s.id;
-                self.streams
-                    .handle_stream(now, id, s.offset, s.data, s.fin)?;
-                if self.current_packet_early {
+                let result = self.streams.handle_stream(now, id, s.offset, s.data, s.fin);
+                if result.is_ok() && self.current_packet_early {
                     self.note_early_stream(id);
                 }
-                Ok(())
+                result
             }
             Frame::ResetStream(r) => {
                 self.streams
@@ -527,11 +529,16 @@ impl Connection {
                 }
             }
             Frame::Datagram(d) => {
-                if self.config.max_datagram_frame_size.is_none() {
-                    // RFC 9221 §3: DATAGRAM without having offered support.
-                    Err(TransportError::protocol_violation("unexpected DATAGRAM"))
+                // RFC 9221 §3: DATAGRAM without having offered support, or
+                // larger than we said we take (frame type and length count).
+                let limit = self.config.max_datagram_frame_size.unwrap_or(0);
+                let frame_len = frame_len_of_datagram(d.data.len());
+                if limit == 0 || frame_len > limit {
+                    Err(TransportError::protocol_violation(
+                        "unexpected or too large DATAGRAM",
+                    ))
                 } else {
-                    self.events.push_back(Event::DatagramReceived(d.data));
+                    self.on_datagram_received(d.data);
                     Ok(())
                 }
             }
@@ -556,8 +563,11 @@ impl Connection {
             ));
         }
         if frame.sequence < self.remote_cid_seq {
-            // Already retired: RFC 9000 §19.15 says retire it again.
-            self.push_control(ControlFrame::RetireConnectionId(frame.sequence));
+            // Already retired: RFC 9000 §19.15 says retire it again, once.
+            let frame = ControlFrame::RetireConnectionId(frame.sequence);
+            if !self.pending_controls.contains(&frame) {
+                self.push_retire(frame)?;
+            }
             return Ok(());
         }
         if let Some(existing) = self.remote_cids.get(&frame.sequence) {
@@ -583,7 +593,7 @@ impl Connection {
                 .collect();
             for seq in retired {
                 self.remote_cids.remove(&seq);
-                self.push_control(ControlFrame::RetireConnectionId(seq));
+                self.push_retire(ControlFrame::RetireConnectionId(seq))?;
             }
             self.remote_cid_seq = frame.retire_prior_to;
             if let Some((_, cid)) = self.remote_cids.first_key_value() {
@@ -597,13 +607,19 @@ impl Connection {
                 "too many connection IDs",
             ));
         }
-        // Bound the RETIRE_CONNECTION_ID backlog a rising retire_prior_to can cause.
-        if self.pending_controls.len() > 4 * ACTIVE_CID_LIMIT as usize {
+        Ok(())
+    }
+
+    /// Queues a RETIRE_CONNECTION_ID, bounding the backlog a rising
+    /// retire_prior_to can cause (RFC 9000 §5.1.2 lets us close instead).
+    fn push_retire(&mut self, frame: ControlFrame) -> Result<(), TransportError> {
+        if self.pending_controls.len() >= MAX_PENDING_CONTROLS {
             return Err(TransportError::new(
                 TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
                 "connection IDs retired faster than acknowledged",
             ));
         }
+        self.push_control(frame);
         Ok(())
     }
 
@@ -662,4 +678,11 @@ fn packet_info(parsed: &ParsedHeader<'_>) -> Option<PacketInfo> {
         }),
         Header::Retry { .. } | Header::VersionNegotiation(_) => None,
     }
+}
+
+/// Bytes a DATAGRAM frame with `data_len` bytes takes, with its length field
+/// (RFC 9221 §3 limits the whole frame).
+fn frame_len_of_datagram(data_len: usize) -> u64 {
+    let len = data_len as u64;
+    1 + crate::coding::varint_size(len) as u64 + len
 }

@@ -170,7 +170,12 @@ impl Connection {
         // RFC 9000 §14.1: clients pad every datagram with an Initial; servers
         // those with an ack-eliciting Initial.
         let pad = has_initial && (self.side == Side::Client || initial_ack_eliciting);
-        self.finish_packet(now, buf, b, pad.then_some(base + MIN_UDP_PAYLOAD.min(max_size)));
+        self.finish_packet(
+            now,
+            buf,
+            b,
+            pad.then_some(base + MIN_UDP_PAYLOAD.min(max_size)),
+        );
         if sent_handshake && self.side == Side::Client {
             // RFC 9001 §4.9.1: a client drops Initial keys once it sends a
             // Handshake packet.

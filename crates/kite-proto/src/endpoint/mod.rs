@@ -50,6 +50,14 @@ pub const MAX_EARLY_DATAGRAMS: usize = 31;
 /// ...for at most this long; an Initial that takes longer is not coming.
 pub const EARLY_QUEUE_LIFETIME: Duration = Duration::from_millis(100);
 
+/// How long a confirmed handshake's original DCID is remembered: twice the
+/// default handshake timeout, past which a replayed Initial's handshake would
+/// time out anyway.
+pub const RETIRED_ODCID_MEMORY: Duration = Duration::from_secs(20);
+/// Original DCIDs remembered at most (a bound on the memory a connection
+/// storm can cost; past it, the oldest expire first).
+pub const MAX_RETIRED_ODCIDS: usize = 4096;
+
 /// Datagrams of 0-RTT packets waiting for their connection's Initial.
 #[derive(Debug)]
 struct EarlyQueue {
@@ -167,6 +175,9 @@ pub struct Endpoint {
     reset_limiter: stateless::ResetLimiter,
     /// Wall clock for tokens: `(instant, unix seconds)` read together.
     wall_clock: Option<(Instant, u64)>,
+    /// Original DCIDs of handshakes already confirmed, and when, so that a
+    /// replayed first Initial does not start another handshake.
+    retired_odcids: HashMap<ConnectionId, Instant>,
     /// 0-RTT datagrams that came before their Initial, by destination CID.
     early_queues: HashMap<ConnectionId, EarlyQueue>,
     /// Where drops before any connection exists are reported.
@@ -197,6 +208,7 @@ impl Endpoint {
             reset_limiter: Default::default(),
             wall_clock: None,
             early_queues: HashMap::new(),
+            retired_odcids: HashMap::new(),
         }
     }
 
@@ -424,6 +436,16 @@ impl Endpoint {
             retried_from,
             reset_token: Some(self.config.reset_key.token(&local)),
         };
+        // A replay of a finished handshake's first Initial starts nothing.
+        if self
+            .retired_odcids
+            .get(&client_dcid)
+            .is_some_and(|at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY)
+        {
+            let ty = Some(PacketType::Initial);
+            self.trace_drop(now, ty, data.len(), DropReason::Duplicate);
+            return None;
+        }
         let mut conn =
             Connection::new_server(now, &server, version, remote, ids, validated).ok()?;
         let odcid = retried_from.unwrap_or(client_dcid);
@@ -441,6 +463,17 @@ impl Endpoint {
             ecn,
             data,
         }));
+        // An Initial that does not decrypt creates nothing (RFC 9001 §5.3:
+        // it is discarded); a flood of forged ones costs no state.
+        if !conn.has_received_packets() {
+            for cid in self.ids_of.remove(&handle).unwrap_or_default() {
+                self.routes.remove(&cid);
+            }
+            self.original_dcid_of.remove(&handle);
+            self.handshaking.remove(&handle);
+            self.token_address.remove(&handle);
+            return None;
+        }
         // The 0-RTT packets that overtook this Initial follow it now.
         if let Some(queue) = self.early_queues.remove(&client_dcid)
             && now.saturating_duration_since(queue.created) < EARLY_QUEUE_LIFETIME
@@ -485,6 +518,7 @@ impl Endpoint {
                 // until the handshake is done.
                 if let Some(odcid) = self.original_dcid_of.remove(&handle) {
                     self.unroute(handle, &odcid);
+                    self.remember_retired_odcid(odcid, now);
                 }
                 // RFC 9000 §8.1.3: a token for the client's next connection.
                 let address = self.token_address.remove(&handle)?;
@@ -531,6 +565,16 @@ impl Endpoint {
     /// Server connections whose handshake is in progress.
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshaking.len()
+    }
+
+    fn remember_retired_odcid(&mut self, odcid: ConnectionId, now: Instant) {
+        if self.retired_odcids.len() >= MAX_RETIRED_ODCIDS {
+            self.retired_odcids
+                .retain(|_, at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY);
+        }
+        if self.retired_odcids.len() < MAX_RETIRED_ODCIDS {
+            self.retired_odcids.insert(odcid, now);
+        }
     }
 
     /// Holds a 0-RTT datagram for a connection whose Initial has not come,
