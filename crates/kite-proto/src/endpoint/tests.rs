@@ -267,8 +267,13 @@ fn zero_rtt_for_a_server_without_0rtt_is_not_queued() {
 /// Initial keys of its DCID, with a PING (enough for the endpoint, which
 /// looks at the token before creating anything).
 fn initial_with_token(token: &[u8]) -> BytesMut {
+    initial_to(&[7; 8], token)
+}
+
+/// [`initial_with_token`] to destination CID `dcid`.
+fn initial_to(dcid: &[u8], token: &[u8]) -> BytesMut {
     use crate::crypto::{Keys, TAG_LEN, apply_header_protection, seal_payload};
-    let dcid = ConnectionId::new(&[7; 8]).unwrap();
+    let dcid = ConnectionId::new(dcid).unwrap();
     let keys = Keys::initial(Version::V1, &dcid, crate::Side::Client).unwrap();
     let mut buf = Vec::new();
     let layout = LongHeader {
@@ -380,17 +385,15 @@ fn retry_starts_by_itself_once_16_handshakes_are_in_progress() {
     let now = Instant::now();
     let mut out = Vec::new();
     for i in 0..DEFAULT_RETRY_THRESHOLD {
-        let mut datagram = initial_with_token(&[]);
         // Another client DCID each time, so each is a new handshake.
-        datagram[6] = i as u8;
+        let datagram = initial_to(&[i as u8; 8], &[]);
         let event = endpoint.handle_datagram(now, addr(), None, datagram, &mut out);
         assert!(
             matches!(event, Some(DatagramEvent::NewConnection(..))),
             "{i}: {event:?}"
         );
     }
-    let mut datagram = initial_with_token(&[]);
-    datagram[6] = 0xff;
+    let datagram = initial_to(&[0xff; 8], &[]);
     let event = endpoint.handle_datagram(now, addr(), None, datagram, &mut out);
     let Some(DatagramEvent::Response(t)) = event else {
         panic!("expected a Retry: {event:?}");
