@@ -4,6 +4,7 @@
 
 use crate::rng::SimRng;
 use bytes::Bytes;
+use kite_proto::EcnCodepoint;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
@@ -38,6 +39,11 @@ pub struct LinkConfig {
     /// `(period, outage)`: in every `period` from the start, the first
     /// `outage` drops everything.
     pub blackhole: Option<(Duration, Duration)>,
+    /// Probability that an ECN-capable datagram is marked CE (an AQM
+    /// signalling congestion instead of dropping).
+    pub ce_mark: f64,
+    /// Clear ECN codepoints, as some middleboxes do.
+    pub bleach_ecn: bool,
 }
 
 impl Default for LinkConfig {
@@ -53,6 +59,8 @@ impl Default for LinkConfig {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             max_datagram: 1500,
             blackhole: None,
+            ce_mark: 0.0,
+            bleach_ecn: false,
         }
     }
 }
@@ -68,6 +76,8 @@ pub struct InFlight {
     pub to: SocketAddr,
     /// Payload.
     pub data: Bytes,
+    /// ECN codepoint of the IP header, as delivered.
+    pub ecn: Option<EcnCodepoint>,
 }
 
 /// Counters of what the network did, for test assertions and logs.
@@ -153,8 +163,20 @@ impl Network {
         &mut self.rng
     }
 
-    /// Hands a datagram to the network at `now`.
+    /// Hands a datagram without an ECN codepoint to the network at `now`.
     pub fn send(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: Bytes) {
+        self.send_ecn(now, from, to, data, None);
+    }
+
+    /// Hands a datagram marked `ecn` to the network at `now`.
+    pub fn send_ecn(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        to: SocketAddr,
+        data: Bytes,
+        ecn: Option<EcnCodepoint>,
+    ) {
         self.stats.sent += 1;
         if let Some(left) = self.forced_drops.get_mut(&(from, to))
             && *left > 0
@@ -208,6 +230,13 @@ impl Network {
         } else {
             data
         };
+        let ecn = match ecn {
+            _ if link.bleach_ecn => None,
+            Some(EcnCodepoint::Ect0 | EcnCodepoint::Ect1) if self.rng.chance(link.ce_mark) => {
+                Some(EcnCodepoint::Ce)
+            }
+            other => other,
+        };
         if self.rng.chance(link.duplicate) {
             self.stats.duplicated += 1;
             let again = at + Duration::from_micros(self.rng.below(1000));
@@ -216,9 +245,16 @@ impl Network {
                 from,
                 to,
                 data: data.clone(),
+                ecn,
             });
         }
-        self.schedule(InFlight { at, from, to, data });
+        self.schedule(InFlight {
+            at,
+            from,
+            to,
+            data,
+            ecn,
+        });
     }
 
     /// When the next datagram arrives, if any is in flight.

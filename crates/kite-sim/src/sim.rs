@@ -127,11 +127,12 @@ impl Simulation {
                             self.buf.first().copied().unwrap_or(0)
                         );
                     }
-                    self.network.send(
+                    self.network.send_ecn(
                         self.now,
                         host.addr,
                         t.destination,
                         Bytes::copy_from_slice(&self.buf[..t.size]),
+                        t.ecn,
                     );
                 }
                 while let Some(event) = conn.poll_endpoint_event() {
@@ -164,7 +165,7 @@ impl Simulation {
             match host.endpoint.handle_datagram(
                 self.now,
                 datagram.from,
-                None,
+                datagram.ecn,
                 BytesMut::from(&datagram.data[..]),
                 &mut response,
             ) {

@@ -224,6 +224,8 @@ impl Connection {
             tracer: None,
             awaiting_client_hello: false,
             queued_datagrams: 0,
+            ecn: Default::default(),
+            marking: false,
             traced_state: None,
             traced_metrics: Default::default(),
             config,

@@ -21,6 +21,7 @@ mod cids;
 pub(crate) use cids::MAX_ISSUED_CIDS;
 mod close;
 mod crypto_stream;
+mod ecn;
 mod events;
 mod handshake;
 mod observe;
@@ -254,6 +255,10 @@ pub struct Connection {
     /// Server with `get_config_for_client`: TLS waits for the whole
     /// ClientHello before the config is chosen.
     awaiting_client_hello: bool,
+    /// ECN marking and validation.
+    ecn: ecn::Ecn,
+    /// Whether the datagrams being written now are marked ECT(0).
+    marking: bool,
     /// DATAGRAM events waiting in `events`.
     queued_datagrams: usize,
     /// Where events go (qlog, logs); `None` builds no events at all.

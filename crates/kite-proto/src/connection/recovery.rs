@@ -62,6 +62,9 @@ impl Connection {
             // server validated our address.
             self.peer_validated_address = true;
         }
+        let marked = super::ecn::count_marked(&acked);
+        let largest_sent = outcome.largest_newly_acked.map(|p| p.time_sent);
+        self.on_ack_ecn(now, space, ack.ecn(), marked, largest_sent);
         for packet in acked.drain(..) {
             self.on_packet_acked(now, space, packet);
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::spaces::{ControlFrame, SentFrames, SentStreamChunk};
 use super::timer::Timer;
-use super::{Connection, MIN_UDP_PAYLOAD, State, Transmit};
+use super::{Connection, EcnCodepoint, MIN_UDP_PAYLOAD, State, Transmit};
 use crate::crypto::{TAG_LEN, apply_header_protection, seal_payload};
 use crate::frame::{
     AckEncoder, ApplicationClose, ConnectionClose, CryptoFrameHeader, EcnCounts, Frame,
@@ -87,6 +87,8 @@ impl Connection {
             _ => {}
         }
         self.maybe_initiate_key_update(now);
+        let ecn = self.ecn.should_mark();
+        self.marking = ecn;
         let first = self.write_datagram(now, buf)?;
         let mut segments = 1;
         if first == self.max_datagram_size {
@@ -106,10 +108,15 @@ impl Connection {
                 }
             }
         }
+        if ecn {
+            for _ in 0..segments {
+                self.ecn.on_marked_sent();
+            }
+        }
         Some(Transmit {
             destination: self.remote,
             size: buf.len(),
-            ecn: None,
+            ecn: ecn.then_some(EcnCodepoint::Ect0),
             segment_size: (segments > 1).then_some(first),
         })
     }
@@ -286,7 +293,10 @@ impl Connection {
             layout,
             pn,
             limit: end.saturating_sub(TAG_LEN),
-            frames: SentFrames::default(),
+            frames: SentFrames {
+                ecn: self.marking,
+                ..SentFrames::default()
+            },
             ack_eliciting: false,
             summaries: self.is_tracing().then(Vec::new),
         })

@@ -25,6 +25,8 @@ pub struct SentFrames {
     pub controls: Vec<ControlFrame>,
     /// A HANDSHAKE_DONE frame (RFC 9000 §19.20), repeated until acknowledged.
     pub handshake_done: bool,
+    /// Whether the datagram carrying it was marked ECT(0).
+    pub ecn: bool,
 }
 
 /// A piece of stream data sent in a packet.

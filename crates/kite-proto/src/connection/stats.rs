@@ -35,4 +35,6 @@ pub struct ConnectionStats {
     pub pto_count: u64,
     /// Key updates done (either side's initiative).
     pub key_updates: u64,
+    /// CE marks the peer reported (RFC 9000 §13.4.1).
+    pub ecn_ce: u64,
 }
