@@ -81,6 +81,10 @@ pub struct TransportConfig {
     /// requests that are safe to repeat. The TLS config must also allow
     /// early data (`max_early_data_size = u32::MAX`).
     pub allow_0rtt: bool,
+    /// Path MTU discovery probes up to this UDP payload size (RFC 8899);
+    /// `None` stays at 1200 bytes. The default, 1452, fits a 1500-byte
+    /// Ethernet path over IPv6 with headroom (DESIGN.md).
+    pub mtu_discovery_ceiling: Option<u16>,
     /// Server: called once per ClientHello with the client's address, SNI
     /// and ALPN list; returns the config for this connection or refuses it.
     pub get_config_for_client: Option<GetConfigForClient>,
@@ -129,6 +133,7 @@ impl Default for TransportConfig {
             versions: Version::SUPPORTED.to_vec(),
             allow_0rtt: false,
             get_config_for_client: None,
+            mtu_discovery_ceiling: Some(1452),
         }
     }
 }

@@ -930,3 +930,35 @@ fn ce_marks_act_as_congestion_signals_without_loss() {
     );
     assert_eq!(client.packets_lost + server.packets_lost, 0);
 }
+
+/// RFC 8899: after the handshake both sides raise their datagram size to
+/// the ceiling when the path carries it...
+#[test]
+fn path_mtu_discovery_reaches_the_ceiling_on_a_wide_path() {
+    let (_, client, server) = echo_with(
+        TransportConfig::default(),
+        LinkConfig::default(),
+        30,
+        1,
+        500_000,
+    );
+    assert_eq!(client.max_datagram_size, 1452, "{client:?}");
+    assert_eq!(server.max_datagram_size, 1452, "{server:?}");
+}
+
+/// ...and settles under a narrower path's limit (within a few steps of the
+/// search: each size too big costs three lost probes), losing only probes.
+#[test]
+fn path_mtu_discovery_settles_under_a_narrow_path() {
+    let link = LinkConfig {
+        max_datagram: 1350,
+        ..LinkConfig::default()
+    };
+    let (_, client, server) = echo_with(TransportConfig::default(), link, 31, 1, 2_000_000);
+    for stats in [client, server] {
+        assert!(
+            stats.max_datagram_size <= 1350 && stats.max_datagram_size > 1350 - 64,
+            "{stats:?}"
+        );
+    }
+}

@@ -226,6 +226,7 @@ impl Connection {
             queued_datagrams: 0,
             ecn: Default::default(),
             marking: false,
+            mtu: None,
             traced_state: None,
             traced_metrics: Default::default(),
             config,
@@ -474,6 +475,19 @@ impl Connection {
         self.handshake_confirmed = true;
         self.peer_validated_address = true;
         self.trace_state(now, ConnectionState::HandshakeConfirmed);
+        // RFC 9000 §14.3: path MTU discovery starts once the path is known.
+        if let Some(ceiling) = self.config.mtu_discovery_ceiling {
+            let peer_max = self
+                .peer_params
+                .as_ref()
+                .map_or(u64::MAX, |p| p.max_udp_payload_size.into_inner());
+            let ceiling =
+                usize::try_from(u64::from(ceiling).min(peer_max)).unwrap_or(MIN_UDP_PAYLOAD);
+            self.mtu = Some(super::mtu::MtuDiscovery::new(
+                self.max_datagram_size,
+                ceiling,
+            ));
+        }
         self.discard_space(now, SpaceId::Handshake);
         self.endpoint_events
             .push_back(EndpointEventInner::HandshakeConfirmed { now });

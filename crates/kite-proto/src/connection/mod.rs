@@ -24,6 +24,7 @@ mod crypto_stream;
 mod ecn;
 mod events;
 mod handshake;
+mod mtu;
 mod observe;
 mod receive;
 mod recovery;
@@ -255,6 +256,8 @@ pub struct Connection {
     /// Server with `get_config_for_client`: TLS waits for the whole
     /// ClientHello before the config is chosen.
     awaiting_client_hello: bool,
+    /// Path MTU discovery, once the handshake is confirmed.
+    mtu: Option<mtu::MtuDiscovery>,
     /// ECN marking and validation.
     ecn: ecn::Ecn,
     /// Whether the datagrams being written now are marked ECT(0).
@@ -513,6 +516,7 @@ impl Connection {
         stats.min_rtt = self.rtt.min_rtt();
         stats.cwnd = self.cc.window();
         stats.bytes_in_flight = self.bytes_in_flight();
+        stats.max_datagram_size = self.max_datagram_size as u64;
         stats
     }
 

@@ -99,6 +99,13 @@ impl Connection {
             self.key_update.phase_acked = true;
         }
         let frames = packet.payload;
+        if let (Some(size), Some(mtu)) = (frames.mtu_probe, self.mtu.as_mut()) {
+            let confirmed = mtu.on_probe_acked(size);
+            if confirmed > self.max_datagram_size {
+                self.max_datagram_size = confirmed;
+                self.cc.on_mtu_update(confirmed as u64);
+            }
+        }
         if let Some(largest) = frames.ack_largest {
             self.space_mut(space).acks.on_ack_frame_acked(largest);
         }
@@ -145,6 +152,9 @@ impl Connection {
         }
         self.stats.bytes_lost += u64::from(packet.size);
         let frames = packet.payload;
+        if let (Some(size), Some(mtu)) = (frames.mtu_probe, self.mtu.as_mut()) {
+            mtu.on_probe_lost(size);
+        }
         for (offset, len) in frames.crypto {
             self.space_mut(space).crypto.on_lost(offset, len);
         }

@@ -44,6 +44,8 @@ struct PacketBuilder {
     ack_eliciting: bool,
     /// What the packet carries, for the tracer; `None` when not tracing.
     summaries: Option<Vec<FrameSummary>>,
+    /// A path MTU probe of this size: not counted in flight.
+    mtu_probe: Option<usize>,
 }
 
 impl PacketBuilder {
@@ -87,6 +89,9 @@ impl Connection {
             _ => {}
         }
         self.maybe_initiate_key_update(now);
+        if let Some(transmit) = self.maybe_send_mtu_probe(now, buf) {
+            return Some(transmit);
+        }
         let ecn = self.ecn.should_mark();
         self.marking = ecn;
         let first = self.write_datagram(now, buf)?;
@@ -118,6 +123,37 @@ impl Connection {
             size: buf.len(),
             ecn: ecn.then_some(EcnCodepoint::Ect0),
             segment_size: (segments > 1).then_some(first),
+        })
+    }
+
+    /// A PING padded to the next probe size, alone in its datagram and not
+    /// counted in flight (RFC 8899 §4.1, §4.5).
+    fn maybe_send_mtu_probe(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<Transmit> {
+        let size = self.mtu.as_ref()?.next_probe()?;
+        if self.one_rtt.is_none() || !self.address_validated {
+            return None;
+        }
+        self.marking = false;
+        let mut b = self.start_packet(SpaceId::Data, buf, size)?;
+        Frame::Ping.encode(buf);
+        b.note(|| FrameSummary::Ping);
+        b.ack_eliciting = true;
+        b.mtu_probe = Some(size);
+        b.frames.mtu_probe = Some(size);
+        self.finish_packet(now, buf, b, Some(size));
+        if buf.len() != size {
+            buf.clear();
+            return None;
+        }
+        if let Some(mtu) = self.mtu.as_mut() {
+            mtu.on_probe_sent(size);
+        }
+        self.on_datagram_sent(buf.len());
+        Some(Transmit {
+            destination: self.remote,
+            size: buf.len(),
+            ecn: None,
+            segment_size: None,
         })
     }
 
@@ -299,6 +335,7 @@ impl Connection {
             },
             ack_eliciting: false,
             summaries: self.is_tracing().then(Vec::new),
+            mtu_probe: None,
         })
     }
 
@@ -555,7 +592,7 @@ impl Connection {
             return;
         }
         let size = buf.len() - b.start;
-        let in_flight = b.ack_eliciting || padded;
+        let in_flight = (b.ack_eliciting || padded) && b.mtu_probe.is_none();
         if let Some(frames) = &b.summaries {
             self.trace(
                 now,

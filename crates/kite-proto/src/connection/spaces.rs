@@ -27,6 +27,8 @@ pub struct SentFrames {
     pub handshake_done: bool,
     /// Whether the datagram carrying it was marked ECT(0).
     pub ecn: bool,
+    /// A path MTU probe of this size (RFC 8899), outside congestion control.
+    pub mtu_probe: Option<usize>,
 }
 
 /// A piece of stream data sent in a packet.

@@ -35,6 +35,8 @@ pub struct ConnectionStats {
     pub pto_count: u64,
     /// Key updates done (either side's initiative).
     pub key_updates: u64,
+    /// Largest UDP payload in use (path MTU discovery raises it from 1200).
+    pub max_datagram_size: u64,
     /// CE marks the peer reported (RFC 9000 §13.4.1).
     pub ecn_ce: u64,
 }
