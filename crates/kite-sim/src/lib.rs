@@ -2,6 +2,7 @@
 //! over a [`network::Network`] of impaired links on a virtual clock; one seed
 //! fixes every random choice, so a failing run replays exactly.
 
+pub mod fuzz;
 pub mod network;
 pub mod rng;
 pub mod sim;

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "sim/fuzz_replay.rs"]
+mod fuzz_replay;
+
 use std::sync::Arc;
 use std::time::Duration;
 
