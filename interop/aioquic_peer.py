@@ -19,6 +19,13 @@ allow 0-RTT. The client prints
 line on stderr and exits 1; with --resume it first connects only for a
 session ticket, then resumes, sends its streams as 0-RTT data and appends
 `zero_rtt_accepted=true|false`. SSLKEYLOGFILE is honoured by both roles.
+
+`perf-server` (same server flags, ALPN `perf` by default) serves
+draft-banks-quic-performance as `kite perf server` does: each bidirectional
+stream starts with the 8-byte big-endian count of bytes the client wants back;
+the upload after it is discarded, and at its FIN the server sends that many
+zero bytes and FIN. The whole response is handed to aioquic at once, so it is
+meant for test sizes (tens of MiB), not for benchmarks.
 Needs the venv made by scripts/setup-interop.
 """
 
@@ -40,6 +47,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 DEFAULT_ALPN = "quic-echo-example"
+PERF_ALPN = "perf"
+
+# The perf request: how many bytes the client wants back, 8 bytes big-endian.
+PERF_HEADER_LEN = 8
+
+# Application error code of a perf stream that ended before its request.
+PERF_BAD_REQUEST = 1
 
 # aioquic's 1 MiB defaults would make flow control, not the peers, the limit on
 # a loopback run of several MiB; these leave room for 8 streams of 1 MiB in flight.
@@ -115,6 +129,35 @@ class EchoServerProtocol(QuicConnectionProtocol):
             self._on_end(retried=self._quic._retry_source_connection_id is not None)
 
 
+class PerfServerProtocol(QuicConnectionProtocol):
+    """Serves the perf protocol at the QUIC event level: keeps each stream's
+    request header, drops the rest of the upload, and answers at its FIN."""
+
+    def __init__(self, *args, on_end, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_end = on_end
+        self._headers: dict[int, bytes] = {}
+
+    def quic_event_received(self, event) -> None:
+        if isinstance(event, StreamDataReceived):
+            if event.stream_id % 4 != 0:
+                return
+            header = self._headers.get(event.stream_id, b"")
+            if len(header) < PERF_HEADER_LEN:
+                header += event.data[: PERF_HEADER_LEN - len(header)]
+                self._headers[event.stream_id] = header
+            if event.end_stream:
+                del self._headers[event.stream_id]
+                if len(header) < PERF_HEADER_LEN:
+                    self._quic.reset_stream(event.stream_id, PERF_BAD_REQUEST)
+                else:
+                    size = int.from_bytes(header, "big")
+                    self._quic.send_stream_data(event.stream_id, bytes(size), end_stream=True)
+                self.transmit()
+        elif isinstance(event, ConnectionTerminated):
+            self._on_end(retried=self._quic._retry_source_connection_id is not None)
+
+
 async def run_server(args) -> None:
     config = QuicConfiguration(
         is_client=False,
@@ -137,8 +180,10 @@ async def run_server(args) -> None:
         if args.max_conns is not None and counts["conns"] >= args.max_conns:
             done.set()
 
+    server_class = PerfServerProtocol if args.command == "perf-server" else EchoServerProtocol
+
     def protocol(*a, **kw):
-        return EchoServerProtocol(*a, on_end=on_end, **kw)
+        return server_class(*a, on_end=on_end, **kw)
 
     # Tickets by their label; each is taken once, so a replayed ClientHello
     # cannot resume (and send 0-RTT) twice with the same ticket.
@@ -297,14 +342,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    srv = sub.add_parser("echo-server", help="echo every bidirectional stream back")
-    srv.add_argument("--listen", required=True)
-    srv.add_argument("--alpn", default=DEFAULT_ALPN)
-    srv.add_argument("--cert")
-    srv.add_argument("--key")
-    srv.add_argument("--retry", action="store_true")
-    srv.add_argument("--zero-rtt", action="store_true")
-    srv.add_argument("--max-conns", type=int)
+    for name, alpn, help in [
+        ("echo-server", DEFAULT_ALPN, "echo every bidirectional stream back"),
+        ("perf-server", PERF_ALPN, "serve the perf protocol (draft-banks-quic-performance)"),
+    ]:
+        srv = sub.add_parser(name, help=help)
+        srv.add_argument("--listen", required=True)
+        srv.add_argument("--alpn", default=alpn)
+        srv.add_argument("--cert")
+        srv.add_argument("--key")
+        srv.add_argument("--retry", action="store_true")
+        srv.add_argument("--zero-rtt", action="store_true")
+        srv.add_argument("--max-conns", type=int)
 
     cli = sub.add_parser("echo-client", help="send patterned streams and check the echo")
     cli.add_argument("--connect", required=True)
@@ -317,10 +366,11 @@ def main() -> int:
     cli.add_argument("--resume", action="store_true")
 
     args = parser.parse_args()
-    if args.command == "echo-server" and bool(args.cert) != bool(args.key):
+    is_server = args.command in ("echo-server", "perf-server")
+    if is_server and bool(args.cert) != bool(args.key):
         parser.error("--cert and --key go together")
     try:
-        asyncio.run(run_server(args) if args.command == "echo-server" else run_client(args))
+        asyncio.run(run_server(args) if is_server else run_client(args))
     except Exception as e:  # one line on stderr, as the harness expects
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

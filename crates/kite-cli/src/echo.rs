@@ -45,8 +45,9 @@ const DRAIN_POLL: Duration = Duration::from_millis(5);
 const TICKET_WAIT: Duration = Duration::from_secs(2);
 
 /// Application close code and reason of a client done with its connection.
-const DONE_CODE: u64 = 0;
-const DONE_REASON: &[u8] = b"done";
+pub(crate) const DONE_CODE: u64 = 0;
+/// Reason phrase sent with [`DONE_CODE`].
+pub(crate) const DONE_REASON: &[u8] = b"done";
 
 /// Flags of `kite echo server`.
 #[derive(clap::Args)]
@@ -416,7 +417,7 @@ impl Pattern {
 }
 
 /// The first address `addr` (`host:port`) resolves to.
-async fn resolve(addr: &str) -> Result<SocketAddr, String> {
+pub(crate) async fn resolve(addr: &str) -> Result<SocketAddr, String> {
     tokio::net::lookup_host(addr)
         .await
         .map_err(|e| format!("resolving {addr}: {e}"))?
@@ -448,7 +449,7 @@ pub async fn close_and_drain(transport: &Transport, conn: Connection) -> bool {
 
 /// Waits (at most [`DRAIN_LIMIT`]) until `transport` has no connection left;
 /// returns whether that happened in time.
-async fn wait_drained(transport: &Transport) -> bool {
+pub(crate) async fn wait_drained(transport: &Transport) -> bool {
     let deadline = Instant::now() + DRAIN_LIMIT;
     while transport.open_connections() > 0 {
         if Instant::now() >= deadline {

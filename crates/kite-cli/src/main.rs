@@ -1,12 +1,15 @@
 //! The `kite` command line (DESIGN.md, "kite-cli"): `demo` runs quic-go's echo
 //! example in one process, `echo server`/`echo client` speak it with other
-//! stacks, and `inspect` decodes a datagram. Each command prints its result on
-//! stdout; a failure is one `kite: ...` line on stderr and a non-zero exit.
+//! stacks, `perf server`/`perf client` measure throughput and handshake rate
+//! (draft-banks-quic-performance), and `inspect` decodes a datagram. Each
+//! command prints its result on stdout; a failure is one `kite: ...` line on
+//! stderr and a non-zero exit.
 
 mod demo;
 mod echo;
 mod endpoint;
 mod inspect;
+mod perf;
 mod tickets;
 mod tls;
 
@@ -31,6 +34,12 @@ enum Command {
         #[command(subcommand)]
         role: EchoRole,
     },
+    /// Perf server and client of draft-banks-quic-performance (ALPN perf):
+    /// throughput and handshake rate against kite or other stacks.
+    Perf {
+        #[command(subcommand)]
+        role: PerfRole,
+    },
     /// Decode a UDP datagram given in hex: the headers of its coalesced
     /// packets, and the frames of client Initial packets (whose keys derive
     /// from the packet itself, RFC 9001 §5.2).
@@ -51,6 +60,14 @@ enum EchoRole {
     Client(echo::ClientArgs),
 }
 
+#[derive(Subcommand)]
+enum PerfRole {
+    /// Serve perf requests: discard each stream's upload, send the bytes it asks for.
+    Server(perf::server::ServerArgs),
+    /// Measure a download/upload or a handshake rate against a perf server.
+    Client(perf::client::ClientArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -64,6 +81,12 @@ fn main() -> ExitCode {
         Command::Echo {
             role: EchoRole::Client(args),
         } => block_on(echo::run_client(args)),
+        Command::Perf {
+            role: PerfRole::Server(args),
+        } => block_on(perf::server::run_server(args)),
+        Command::Perf {
+            role: PerfRole::Client(args),
+        } => block_on(perf::client::run_client(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -136,6 +136,17 @@ pub fn client_config(
     })
 }
 
+/// `config` with session resumption off and no address-validation tokens
+/// kept, so every connection made with it runs a full handshake (what
+/// `kite perf client --handshakes` measures).
+pub fn without_resumption(mut config: ClientConfig) -> ClientConfig {
+    let mut tls = (*config.tls).clone();
+    tls.resumption = Resumption::disabled();
+    config.tls = Arc::new(tls);
+    config.token_store = None;
+    config
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -5,11 +5,14 @@
 //! with `--retry` and must report the Retry it sent. Clients with `--resume`
 //! against servers with `--zero-rtt` must report their 0-RTT data accepted.
 //! `--qlog-dir` and `QLOGDIR` must leave one parseable qlog file per
-//! connection end. How the other peers are found and built is in
-//! `cli/peers.rs`.
+//! connection end. `kite perf` against itself, quinn and aioquic is in
+//! `cli/perf.rs`; how the other peers are found and built, in `cli/peers.rs`.
 
 #[path = "cli/peers.rs"]
 mod peers;
+
+#[path = "cli/perf.rs"]
+mod perf;
 
 use peers::{
     DEADLINE, Done, MIB, Peer, Process, Role, Server, kite, notice, parse_echo_ok,

@@ -2,8 +2,11 @@
 //! interop tests run against. The protocol is quic-go's echo example: the client
 //! opens K bidirectional streams, sends N bytes on each and finishes; the server
 //! echoes every stream back and finishes it; the client checks every byte.
+//! `perf-server`/`perf-client` speak draft-banks-quic-performance with the
+//! flags and result lines of `kite perf`, for `bench/compare.sh`.
 
 mod client;
+mod perf;
 mod server;
 mod tickets;
 mod tls;
@@ -28,16 +31,23 @@ enum Command {
     EchoServer(server::Args),
     /// Send streams of patterned bytes and check that they come back unchanged.
     EchoClient(client::Args),
+    /// Serve the perf protocol (ALPN perf): discard uploads, send what is asked.
+    PerfServer(perf::server::Args),
+    /// Measure a transfer or a handshake rate against a perf server.
+    PerfClient(perf::client::Args),
 }
 
-// Single-threaded: the peers move a few MiB over loopback, and one thread keeps
-// their timing free of scheduler noise on a shared 2-core machine.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::EchoServer(args) => server::run(args).await,
-        Command::EchoClient(args) => client::run(args).await,
+        Command::EchoServer(args) => current_thread().and_then(|rt| rt.block_on(server::run(args))),
+        Command::EchoClient(args) => current_thread().and_then(|rt| rt.block_on(client::run(args))),
+        Command::PerfServer(args) => {
+            multi_thread().and_then(|rt| rt.block_on(perf::server::run(args)))
+        }
+        Command::PerfClient(args) => {
+            multi_thread().and_then(|rt| rt.block_on(perf::client::run(args)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,4 +57,21 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+// Echo runs single-threaded: the peers move a few MiB over loopback, and one
+// thread keeps their timing free of scheduler noise on a shared 2-core machine.
+fn current_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+// Perf runs on a multi-threaded runtime, as `kite perf` does, so the two
+// stacks are compared on the same footing: quinn's endpoint and connection
+// drivers then run in parallel, as kite's driver and connection tasks do.
+fn multi_thread() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -62,6 +62,19 @@ pub fn client_config(
     alpn: &str,
     tickets: Option<Arc<TicketWatch>>,
 ) -> Result<QuicClientConfig> {
+    Ok(QuicClientConfig::try_from(rustls_client_config(
+        ca, insecure, alpn, tickets,
+    )?)?)
+}
+
+/// The rustls configuration [`client_config`] wraps, for callers that
+/// change it first (the perf client turns resumption off).
+pub fn rustls_client_config(
+    ca: Option<&Path>,
+    insecure: bool,
+    alpn: &str,
+    tickets: Option<Arc<TicketWatch>>,
+) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
     let mut config = if insecure {
@@ -83,7 +96,7 @@ pub fn client_config(
         config.resumption = rustls::client::Resumption::store(tickets);
         config.enable_early_data = true;
     }
-    Ok(QuicClientConfig::try_from(config)?)
+    Ok(config)
 }
 
 fn self_signed() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {

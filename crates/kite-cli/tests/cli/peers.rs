@@ -1,4 +1,4 @@
-//! Echo peers as child processes: `kite` itself, `quinn-peer` and
+//! Echo and perf peers as child processes: `kite` itself, `quinn-peer` and
 //! `aioquic_peer.py`. Starts a server and reads its `listening on ADDR` line,
 //! runs a client to completion, and parses the lines both print. Every wait
 //! has a deadline, so a stuck peer fails the test instead of hanging it, and
@@ -44,13 +44,24 @@ pub enum Peer {
 }
 
 impl Peer {
-    /// The command that starts this peer in `role`, or `None` (after a notice
-    /// on stderr) when the peer is not installed.
+    /// The command that starts this peer's echo tool in `role`, or `None`
+    /// (after a notice on stderr) when the peer is not installed.
     pub fn command(self, role: Role) -> Option<Command> {
+        self.tool_command("echo", role)
+    }
+
+    /// The command that starts this peer's perf tool in `role` (kite: `kite
+    /// perf server|client`; the others: `perf-server`/`perf-client`), or
+    /// `None` when the peer is not installed. aioquic has only the server.
+    pub fn perf_command(self, role: Role) -> Option<Command> {
+        self.tool_command("perf", role)
+    }
+
+    fn tool_command(self, tool: &str, role: Role) -> Option<Command> {
         let mut cmd = match self {
             Peer::Kite => {
                 let mut cmd = Command::new(env!("CARGO_BIN_EXE_kite"));
-                cmd.arg("echo").arg(role.kite_name());
+                cmd.arg(tool).arg(role.name());
                 return Some(cmd);
             }
             Peer::Quinn => Command::new(quinn_peer()),
@@ -68,7 +79,8 @@ impl Peer {
                 cmd
             }
         };
-        cmd.arg(role.peer_name());
+        // quinn-peer and aioquic_peer.py: `echo-server`, `perf-client`, ...
+        cmd.arg(format!("{tool}-{}", role.name()));
         Some(cmd)
     }
 }
@@ -81,18 +93,11 @@ pub enum Role {
 }
 
 impl Role {
-    fn kite_name(self) -> &'static str {
+    /// `server` or `client`, as the subcommands spell it.
+    fn name(self) -> &'static str {
         match self {
             Role::Server => "server",
             Role::Client => "client",
-        }
-    }
-
-    /// The subcommand of quinn-peer and aioquic_peer.py.
-    fn peer_name(self) -> &'static str {
-        match self {
-            Role::Server => "echo-server",
-            Role::Client => "echo-client",
         }
     }
 }
@@ -397,13 +402,14 @@ pub fn parse_zero_rtt_accepted(line: &str) -> bool {
 }
 
 /// The integer `key=V` of a `prefix k1=v1 k2=v2 ...` line.
-fn field(line: &str, prefix: &str, key: &str) -> u64 {
+pub fn field(line: &str, prefix: &str, key: &str) -> u64 {
     value(line, prefix, key)
         .parse()
         .unwrap_or_else(|e| panic!("{key} in {line:?}: {e}"))
 }
 
-fn value<'a>(line: &'a str, prefix: &str, key: &str) -> &'a str {
+/// The text `V` of `key=V` in a `prefix k1=v1 k2=v2 ...` line.
+pub fn value<'a>(line: &'a str, prefix: &str, key: &str) -> &'a str {
     let rest = line
         .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("expected a {prefix:?} line, got {line:?}"));
