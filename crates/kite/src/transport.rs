@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
+use crate::udp::Socket;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
@@ -35,7 +36,7 @@ const REFUSED_CODE: u64 = 0;
 
 /// What the driver, the connection tasks and the handles share.
 pub(crate) struct TransportShared {
-    pub(crate) socket: UdpSocket,
+    pub(crate) socket: Socket,
     state: Mutex<EndpointState>,
     /// Wakes the driver to check whether it may stop.
     pub(crate) driver_wake: Notify,
@@ -190,7 +191,7 @@ impl Transport {
     /// Outside a tokio runtime.
     pub fn with_config(socket: UdpSocket, config: EndpointConfig) -> Transport {
         let shared = Arc::new(TransportShared {
-            socket,
+            socket: Socket::new(socket),
             state: Mutex::new(EndpointState {
                 endpoint: Endpoint::new(config, None),
                 routes: HashMap::new(),
