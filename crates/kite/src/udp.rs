@@ -261,3 +261,81 @@ fn from_quinn_ecn(ecn: quinn_udp::EcnCodepoint) -> EcnCodepoint {
         quinn_udp::EcnCodepoint::Ce => EcnCodepoint::Ce,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn loopback() -> Socket {
+        let io = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        Socket::new(io)
+    }
+
+    fn transmit(to: SocketAddr, size: usize, segment: Option<usize>) -> Transmit {
+        Transmit {
+            destination: to,
+            size,
+            ecn: Some(EcnCodepoint::Ect0),
+            segment_size: segment,
+        }
+    }
+
+    /// Reads until `want` datagrams arrived or a second passed.
+    async fn receive(socket: &Socket, want: usize) -> Vec<Datagram> {
+        let mut bufs = RecvBuffers::new();
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while out.len() < want && tokio::time::Instant::now() < deadline {
+            let _ = tokio::time::timeout_at(deadline, socket.readable()).await;
+            let _ = socket.try_recv(&mut bufs, &mut out);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn gso_batch_arrives_as_separate_datagrams_with_ecn() {
+        let (a, b) = (loopback().await, loopback().await);
+        let to = b.local_addr().expect("addr");
+        // Three full segments and a short last one, each byte naming its datagram.
+        let segment = 1200;
+        let sizes = [segment, segment, segment, 500];
+        let contents: Vec<u8> = sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &n)| std::iter::repeat_n(i as u8, n))
+            .collect();
+        let batch = a.max_send_datagrams() > 1;
+        // tokio knows a fresh socket is writable only after asking.
+        a.writable().await.expect("writable");
+        if batch {
+            let t = transmit(to, contents.len(), Some(segment));
+            a.try_send(&t, &contents).expect("send");
+        } else {
+            let mut at = 0;
+            for n in sizes {
+                let t = transmit(to, n, None);
+                a.try_send(&t, &contents[at..at + n]).expect("send");
+                at += n;
+            }
+        }
+        let got = receive(&b, sizes.len()).await;
+        let lens: Vec<usize> = got.iter().map(|d| d.data.len()).collect();
+        assert_eq!(lens, sizes, "GSO used: {batch}");
+        for (i, d) in got.iter().enumerate() {
+            assert!(d.data.iter().all(|&x| x == i as u8), "datagram {i} mixed up");
+            assert_eq!(d.from, a.local_addr().expect("addr"));
+            if cfg!(target_os = "linux") {
+                assert_eq!(d.ecn, Some(EcnCodepoint::Ect0));
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn linux_loopback_offers_gso_and_gro() {
+        let socket = loopback().await;
+        let state = socket.state.as_ref().expect("quinn-udp state");
+        assert!(socket.max_send_datagrams() > 1, "no GSO");
+        assert!(state.gro_segments() > 1, "no GRO");
+    }
+}
