@@ -5,11 +5,11 @@
 
 use crate::connection::{ConnShared, ConnState, Connection};
 use crate::transport::TransportShared;
+use crate::udp::Socket;
 use kite_proto::{ConnectionError, ConnectionEvent, Side, Transmit};
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
-use crate::udp::Socket;
 use tokio::sync::mpsc;
 
 /// Datagrams sent in one go (counting each GSO segment) before the task

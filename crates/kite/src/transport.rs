@@ -6,6 +6,7 @@
 
 use crate::connection::{ConnShared, Connection};
 use crate::error::{DialError, ListenError};
+use crate::udp::Socket;
 use crate::{conn_task, driver};
 use kite_proto::{
     ClientConfig, ConnectionEvent, ConnectionHandle, Endpoint, EndpointConfig, ServerConfig,
@@ -17,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
-use crate::udp::Socket;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 

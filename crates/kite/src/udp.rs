@@ -158,11 +158,7 @@ impl Socket {
         let Some(state) = &self.state else {
             return self.try_recv_plain(bufs, out);
         };
-        let RecvBuffers {
-            slots,
-            metas,
-            pool,
-        } = bufs;
+        let RecvBuffers { slots, metas, pool } = bufs;
         let count = self.io.try_io(Interest::READABLE, || {
             let mut chunks = slots.chunks_mut(RECV_SLOT);
             let mut slices: [IoSliceMut<'_>; RECV_SLOTS] =
@@ -267,7 +263,9 @@ mod tests {
     use super::*;
 
     async fn loopback() -> Socket {
-        let io = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+        let io = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         Socket::new(io)
     }
 
@@ -322,7 +320,10 @@ mod tests {
         let lens: Vec<usize> = got.iter().map(|d| d.data.len()).collect();
         assert_eq!(lens, sizes, "GSO used: {batch}");
         for (i, d) in got.iter().enumerate() {
-            assert!(d.data.iter().all(|&x| x == i as u8), "datagram {i} mixed up");
+            assert!(
+                d.data.iter().all(|&x| x == i as u8),
+                "datagram {i} mixed up"
+            );
             assert_eq!(d.from, a.local_addr().expect("addr"));
             if cfg!(target_os = "linux") {
                 assert_eq!(d.ecn, Some(EcnCodepoint::Ect0));
