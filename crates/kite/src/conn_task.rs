@@ -5,15 +5,15 @@
 
 use crate::connection::{ConnShared, ConnState, Connection};
 use crate::transport::TransportShared;
+use crate::udp::Socket;
 use kite_proto::{ConnectionError, ConnectionEvent, Side, Transmit};
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-/// Datagrams sent in one go before the task yields to others, so one busy
-/// connection cannot hold a runtime thread.
+/// Datagrams sent in one go (counting each GSO segment) before the task
+/// yields to others, so one busy connection cannot hold a runtime thread.
 const MAX_TRANSMIT_BURST: usize = 64;
 
 /// The UDP payload size to reserve for each outgoing datagram at start: a
@@ -156,32 +156,35 @@ struct Outgoing {
 
 impl Outgoing {
     /// Sends until the connection has nothing more, the socket is full, or the
-    /// burst cap is reached (then returns true).
-    fn send(
-        &mut self,
-        socket: &UdpSocket,
-        inner: &mut kite_proto::Connection,
-        now: Instant,
-    ) -> bool {
-        for _ in 0..MAX_TRANSMIT_BURST {
+    /// burst cap is reached (then returns true). Full-size datagrams go out
+    /// several per call where the socket has GSO.
+    fn send(&mut self, socket: &Socket, inner: &mut kite_proto::Connection, now: Instant) -> bool {
+        let mut sent = 0;
+        while sent < MAX_TRANSMIT_BURST {
             let transmit = match self.pending.take() {
                 Some(t) => t,
-                None => match inner.poll_transmit(now, &mut self.buf) {
-                    Some(t) => t,
-                    None => return false,
-                },
+                None => {
+                    let max = socket.max_send_datagrams();
+                    match inner.poll_transmit_batch(now, max, &mut self.buf) {
+                        Some(t) => t,
+                        None => return false,
+                    }
+                }
             };
             let data = self.buf.get(..transmit.size).unwrap_or(&self.buf);
-            match socket.try_send_to(data, transmit.destination) {
-                Ok(_) => {}
+            match socket.try_send(&transmit, data) {
+                Ok(()) => {}
+                // Wait for the socket to drain (the task selects on writable).
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.pending = Some(transmit);
                     return false;
                 }
-                // Unreachable network, message too big...: the datagram is
-                // lost, and loss recovery treats it so.
+                // Only WouldBlock comes back; anything else is a loss.
                 Err(e) => tracing::debug!("datagram not sent: {e}"),
             }
+            sent += transmit
+                .segment_size
+                .map_or(1, |s| transmit.size.div_ceil(s.max(1)));
         }
         true
     }

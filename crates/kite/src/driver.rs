@@ -4,28 +4,16 @@
 //! connection; it ends when nothing uses the transport any more.
 
 use crate::transport::TransportShared;
-use bytes::BytesMut;
+use crate::udp::{Datagram, RecvBuffers};
 use kite_proto::DatagramEvent;
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Room left in the receive buffer before each read: the largest UDP payload
-/// (65,527 bytes over IPv6), rounded up, so no datagram is ever truncated.
-const MAX_DATAGRAM: usize = 64 * 1024;
-
-/// Size of each receive buffer allocation. Datagrams are split off it without
-/// copying and freed with their last reference; one allocation holds ~170
-/// full-size (1,500-byte) datagrams before the next.
-const RECV_BUF_CHUNK: usize = 4 * MAX_DATAGRAM;
-
-/// Datagrams read before feeding them to the endpoint under one lock.
-const RECV_BATCH: usize = 32;
-
 pub(crate) async fn run(shared: Arc<TransportShared>) {
-    let mut recv_buf = BytesMut::new();
+    let mut recv_bufs = RecvBuffers::new();
     let mut response_buf = Vec::new();
-    let mut batch = Vec::with_capacity(RECV_BATCH);
+    let mut batch = Vec::new();
     loop {
         if shared.lock().is_unused() {
             break;
@@ -39,9 +27,16 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
             }
             () = shared.driver_wake.notified() => continue,
         }
-        read_batch(&shared, &mut recv_buf, &mut batch);
-        if batch.is_empty() {
-            continue;
+        // One batched read (several datagrams, GRO-coalesced ones split)
+        // before feeding them to the endpoint under one lock.
+        match shared.socket.try_recv(&mut recv_bufs, &mut batch) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => {
+                // E.g. an ICMP error reported on the socket; the next read goes on.
+                tracing::debug!("datagram read failed: {e}");
+                continue;
+            }
         }
         let now = Instant::now();
         let mut state = shared.lock();
@@ -52,11 +47,10 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
             .as_ref()
             .map_or(0, |tx| tx.max_capacity() - tx.capacity());
         state.endpoint.set_accept_backlog(backlog);
-        for (data, from) in batch.drain(..) {
-            // No ECN marks read yet: that needs cmsg support (quinn-udp or socket2).
+        for Datagram { data, from, ecn } in batch.drain(..) {
             match state
                 .endpoint
-                .handle_datagram(now, from, None, data, &mut response_buf)
+                .handle_datagram(now, from, ecn, data, &mut response_buf)
             {
                 None => {}
                 Some(DatagramEvent::ConnectionEvent(handle, event)) => {
@@ -69,7 +63,7 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
                     let data = response_buf.get(..transmit.size).unwrap_or(&response_buf);
                     // Stateless replies are best effort: a full socket drops
                     // them like the network might.
-                    if let Err(e) = shared.socket.try_send_to(data, transmit.destination) {
+                    if let Err(e) = shared.socket.try_send(&transmit, data) {
                         tracing::debug!("stateless response not sent: {e}");
                     }
                 }
@@ -77,26 +71,4 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
         }
     }
     tracing::trace!("transport driver stopped");
-}
-
-/// Reads what the socket has queued, up to a batch, without waiting.
-fn read_batch(
-    shared: &TransportShared,
-    recv_buf: &mut BytesMut,
-    batch: &mut Vec<(BytesMut, std::net::SocketAddr)>,
-) {
-    while batch.len() < RECV_BATCH {
-        if recv_buf.capacity() - recv_buf.len() < MAX_DATAGRAM {
-            recv_buf.reserve(RECV_BUF_CHUNK);
-        }
-        match shared.socket.try_recv_buf_from(recv_buf) {
-            Ok((_, from)) => batch.push((recv_buf.split(), from)),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => {
-                // E.g. an ICMP error reported on the socket (Windows); the next read goes on.
-                tracing::debug!("datagram read failed: {e}");
-                break;
-            }
-        }
-    }
 }

@@ -43,6 +43,7 @@ mod error;
 mod recv;
 mod send;
 mod transport;
+mod udp;
 
 pub use connection::Connection;
 pub use error::{ClosedStream, DialError, ListenError, ReadError, ReadToEndError, WriteError};

@@ -6,6 +6,7 @@
 
 use crate::connection::{ConnShared, Connection};
 use crate::error::{DialError, ListenError};
+use crate::udp::Socket;
 use crate::{conn_task, driver};
 use kite_proto::{
     ClientConfig, ConnectionEvent, ConnectionHandle, Endpoint, EndpointConfig, ServerConfig,
@@ -35,7 +36,7 @@ const REFUSED_CODE: u64 = 0;
 
 /// What the driver, the connection tasks and the handles share.
 pub(crate) struct TransportShared {
-    pub(crate) socket: UdpSocket,
+    pub(crate) socket: Socket,
     state: Mutex<EndpointState>,
     /// Wakes the driver to check whether it may stop.
     pub(crate) driver_wake: Notify,
@@ -190,7 +191,7 @@ impl Transport {
     /// Outside a tokio runtime.
     pub fn with_config(socket: UdpSocket, config: EndpointConfig) -> Transport {
         let shared = Arc::new(TransportShared {
-            socket,
+            socket: Socket::new(socket),
             state: Mutex::new(EndpointState {
                 endpoint: Endpoint::new(config, None),
                 routes: HashMap::new(),
