@@ -1,0 +1,491 @@
+//! The QUIC interop runner's scenarios over loopback: an echo client and an
+//! echo server (kite on both sides, and kite against quinn-peer for
+//! handshakeloss, transferloss and blackhole), with the impairing relay
+//! between them. Each scenario checks what the runner checks: every
+//! handshake succeeds, every byte comes back unchanged (the echo client
+//! compares them), and the whole run stays within its deadline. Each prints
+//! its timing and the relay's counters, so a run shows the impairments did
+//! happen. The relay's seed is `KITE_RELAY_SEED` when set (for a replay of
+//! its decisions; the timing of a real network run is not replayed).
+//!
+//! amplificationlimit is not here: counting a server's bytes before address
+//! validation is a kite-sim test.
+
+#[path = "scenarios/peers.rs"]
+mod peers;
+
+use kite_relay::{Blackhole, Impairments, RelayConfig, RelayThread, Report};
+use peers::{ClientRun, Peer, Process, Server, notice, run_client};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// One MiB.
+const MIB: u64 = 1024 * 1024;
+
+/// The relay's seed when `KITE_RELAY_SEED` is not set.
+const DEFAULT_SEED: u64 = 0x6b69_7465;
+
+/// The relay of a scenario outlives its clients: a bound well past every
+/// client deadline, so only a runaway run meets it.
+const RELAY_MAX_DURATION: Duration = Duration::from_secs(600);
+const RELAY_MAX_DATAGRAMS: u64 = 10_000_000;
+
+/// Bytes per stream of the handshake scenarios: one small echo proves the
+/// connection works end to end.
+const HANDSHAKE_ECHO_SIZE: u64 = 1000;
+
+fn seed() -> u64 {
+    std::env::var("KITE_RELAY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED)
+}
+
+/// A relay in front of the server at `upstream`, impairing both directions.
+fn start_relay(upstream: &str, impairments: Impairments) -> RelayThread {
+    let upstream = upstream
+        .parse()
+        .unwrap_or_else(|e| panic!("server address {upstream:?}: {e}"));
+    RelayThread::spawn(RelayConfig {
+        listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        upstream,
+        impairments,
+        seed: seed(),
+        max_datagrams: RELAY_MAX_DATAGRAMS,
+        max_duration: RELAY_MAX_DURATION,
+        trace: false,
+    })
+    .unwrap_or_else(|e| panic!("starting the relay: {e}"))
+}
+
+/// Stops `relay` and prints the scenario's line: name, peers, time, counters.
+fn report(name: &str, server: Peer, client: Peer, start: Instant, relay: RelayThread) -> Report {
+    let report = relay
+        .stop()
+        .unwrap_or_else(|e| panic!("the relay failed: {e}"));
+    notice(&format!(
+        "scenario {name}: {server:?} server, {client:?} client, {:.1} s, seed {}\n{report}",
+        start.elapsed().as_secs_f64(),
+        seed()
+    ));
+    report
+}
+
+fn describe(run: &ClientRun) -> String {
+    format!(
+        "status {:?} after {:.1} s\nstdout: {}\nstderr: {}",
+        run.status,
+        run.elapsed.as_secs_f64(),
+        run.stdout.trim(),
+        run.stderr.trim()
+    )
+}
+
+/// One echo of `streams` x `size` bytes through a relay with `impairments`;
+/// the client must finish within `deadline` with every byte back.
+fn transfer(
+    name: &str,
+    server: Peer,
+    client: Peer,
+    impairments: Impairments,
+    (streams, size): (u64, u64),
+    deadline: Duration,
+) -> Report {
+    let server_process = Server::start(server, &[]);
+    let start = Instant::now();
+    let relay = start_relay(&server_process.addr, impairments);
+    let addr = relay.local_addr().to_string();
+    let run = run_client(client, &addr, streams, size, deadline);
+    let report = report(name, server, client, start, relay);
+    assert!(
+        run.echoed(streams, size),
+        "{name}: the {client:?} client did not echo {streams} x {size} bytes: {}\nserver stderr: {}",
+        describe(&run),
+        server_process.stderr_text().trim()
+    );
+    report
+}
+
+/// `count` connections, each one small echo, at most `concurrency` at a
+/// time, through a relay with `impairments`; every one must succeed within
+/// `deadline`.
+fn handshakes(
+    name: &str,
+    server: Peer,
+    client: Peer,
+    impairments: Impairments,
+    (count, concurrency): (usize, usize),
+    deadline: Duration,
+) -> Report {
+    let server_process = Server::start(server, &[]);
+    let start = Instant::now();
+    let relay = start_relay(&server_process.addr, impairments);
+    let addr = relay.local_addr().to_string();
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let slowest = Mutex::new(Duration::ZERO);
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency {
+            scope.spawn(|| {
+                while next.fetch_add(1, Ordering::Relaxed) < count {
+                    let run = run_client(client, &addr, 1, HANDSHAKE_ECHO_SIZE, deadline);
+                    let mut slowest = slowest.lock().unwrap_or_else(|e| e.into_inner());
+                    *slowest = (*slowest).max(run.elapsed);
+                    if !run.echoed(1, HANDSHAKE_ECHO_SIZE) {
+                        failures
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(describe(&run));
+                    }
+                }
+            });
+        }
+    });
+    let report = report(name, server, client, start, relay);
+    let slowest = slowest.into_inner().unwrap_or_else(|e| e.into_inner());
+    notice(&format!(
+        "scenario {name}: slowest connection {:.1} s",
+        slowest.as_secs_f64()
+    ));
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        failures.is_empty(),
+        "{name}: {} of {count} connections failed; first: {}\nserver stderr: {}",
+        failures.len(),
+        failures.first().map(String::as_str).unwrap_or_default(),
+        server_process.stderr_text().trim()
+    );
+    report
+}
+
+// handshakeloss / handshakecorruption: 30 % of the datagrams of each
+// direction lost (or corrupted), 50 connections, all must succeed. Ten run
+// at once, as the runner's clients do, so the run takes a few handshake
+// times rather than fifty.
+//
+// All four are ignored: kite loses about 1 connection in 60-300 under 30 %
+// loss or corruption, so 50 in a row fail one run in several. Evidence, from qlogs of
+// kite-kite runs of 100 connections (4 failures in 800 with loss, 5 in 300
+// with corruption) and kite-quinn runs (2-3 in 100 with a kite client, 1 in
+// 100 with a kite server), and a --trace of the relay showing its losses
+// unbiased (29-32 % per direction and size):
+// - A kite client gives up after 5 s without a packet (handshake idle
+//   timeout, not settable from the CLI): its PTOs back off to 1 s, 2 s, 4 s,
+//   so it sends its ClientHello only three times (t = 0, 1, 3 s) before it.
+// - Of the two datagrams a PTO sends, only the first carries the unacked
+//   CRYPTO data; the second is a PING, which a quinn server cannot use when
+//   it has not seen the ClientHello.
+// - Each PTO queues the unacked CRYPTO ranges again without dropping the
+//   copies already queued: probes carry `crypto@0+90` up to six times.
+// - A kite server retransmits a lost ServerHello only on its own backed-off
+//   PTO, answering the client's probes with bare ACKs meanwhile, and ends
+//   the handshake after 10 s (twice the idle timeout): a quinn client then
+//   times out after 30 s, or gets a stateless reset.
+// With the handshake idle timeout raised to 30 s (a local build), the 5 s
+// failures went, but 2 of 900 connections still failed: a ServerHello lost
+// on every try until the 60 s handshake limit, and an echo whose 1-RTT PTO
+// probes were PINGs rather than the lost stream data (40 s, idle timeout).
+// Run them with `cargo test -p kite-relay --test scenarios -- --ignored`.
+
+/// Connections of the handshake scenarios, and how many run at once.
+const HANDSHAKES: (usize, usize) = (50, 10);
+/// A handshake scenario's client deadline: a handshake may lose several
+/// flights in a row, each costing a doubled PTO.
+const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(45);
+
+fn loss(p: f64) -> Impairments {
+    Impairments {
+        loss: p,
+        ..Impairments::default()
+    }
+}
+
+fn corruption(p: f64) -> Impairments {
+    Impairments {
+        corrupt: p,
+        ..Impairments::default()
+    }
+}
+
+fn assert_impaired(report: &Report, what: fn(&kite_relay::DirectionStats) -> u64) {
+    assert!(
+        what(&report.to_server) > 0 && what(&report.to_client) > 0,
+        "the relay impaired both directions: {report}"
+    );
+}
+
+#[test]
+#[ignore = "kite: ~1 in 200 handshakes fails at 30 % loss (5 s handshake idle timeout vs backed-off PTOs); see above"]
+fn handshakeloss_kite_kite() {
+    let report = handshakes(
+        "handshakeloss",
+        Peer::Kite,
+        Peer::Kite,
+        loss(0.3),
+        HANDSHAKES,
+        HANDSHAKE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+#[ignore = "kite client: 2-3 in 100 handshakes time out at 5 s (ClientHello sent 3 times, second PTO datagram a PING); see above"]
+fn handshakeloss_quinn_server_kite_client() {
+    let report = handshakes(
+        "handshakeloss",
+        Peer::Quinn,
+        Peer::Kite,
+        loss(0.3),
+        HANDSHAKES,
+        HANDSHAKE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+#[ignore = "kite server: ~1 in 100 handshakes ends at its 10 s limit (quinn client then times out or is reset); see above"]
+fn handshakeloss_kite_server_quinn_client() {
+    let report = handshakes(
+        "handshakeloss",
+        Peer::Kite,
+        Peer::Quinn,
+        loss(0.3),
+        HANDSHAKES,
+        HANDSHAKE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+#[ignore = "kite: ~1 in 60 handshakes fails at 30 % corruption (5 s handshake idle timeout vs backed-off PTOs); see above"]
+fn handshakecorruption_kite_kite() {
+    let report = handshakes(
+        "handshakecorruption",
+        Peer::Kite,
+        Peer::Kite,
+        corruption(0.3),
+        HANDSHAKES,
+        HANDSHAKE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.corrupted);
+}
+
+// transferloss / transfercorruption: 5 MiB over five streams echoed back
+// with 2 % and 10 % of each direction's datagrams lost (or corrupted).
+
+/// Streams and bytes per stream of the transfer scenarios.
+const TRANSFER: (u64, u64) = (5, MIB);
+/// A transfer scenario's client deadline.
+const TRANSFER_DEADLINE: Duration = Duration::from_secs(90);
+
+#[test]
+fn transferloss_2_percent_kite_kite() {
+    let report = transfer(
+        "transferloss 2%",
+        Peer::Kite,
+        Peer::Kite,
+        loss(0.02),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+fn transferloss_10_percent_kite_kite() {
+    let report = transfer(
+        "transferloss 10%",
+        Peer::Kite,
+        Peer::Kite,
+        loss(0.1),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+fn transferloss_2_percent_quinn_server_kite_client() {
+    let report = transfer(
+        "transferloss 2%",
+        Peer::Quinn,
+        Peer::Kite,
+        loss(0.02),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+fn transferloss_2_percent_kite_server_quinn_client() {
+    let report = transfer(
+        "transferloss 2%",
+        Peer::Kite,
+        Peer::Quinn,
+        loss(0.02),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.lost);
+}
+
+#[test]
+fn transfercorruption_2_percent_kite_kite() {
+    let report = transfer(
+        "transfercorruption 2%",
+        Peer::Kite,
+        Peer::Kite,
+        corruption(0.02),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.corrupted);
+}
+
+#[test]
+fn transfercorruption_10_percent_kite_kite() {
+    let report = transfer(
+        "transfercorruption 10%",
+        Peer::Kite,
+        Peer::Kite,
+        corruption(0.1),
+        TRANSFER,
+        TRANSFER_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.corrupted);
+}
+
+// blackhole: everything dropped for 2 s of every 5 s (the first outage
+// starts 3 s in, after the handshake) during a 10 MiB echo. Over bare
+// loopback 10 MiB take under a second, before any outage; the runner's
+// link is 10 Mbit/s with a 30 ms RTT, and so is this one, which makes the
+// echo last about 9 s and meet two outages.
+
+/// The runner's blackhole: 2 s outages every 5 s.
+const BLACKHOLE: Blackhole = Blackhole {
+    period: Duration::from_secs(5),
+    outage: Duration::from_secs(2),
+};
+/// The interop runner's link: 10 Mbit/s, 15 ms each way.
+const RUNNER_RATE: u64 = 10_000_000 / 8;
+const RUNNER_DELAY: Duration = Duration::from_millis(15);
+/// One stream of 10 MiB.
+const BLACKHOLE_TRANSFER: (u64, u64) = (1, 10 * MIB);
+const BLACKHOLE_DEADLINE: Duration = Duration::from_secs(90);
+
+fn blackhole() -> Impairments {
+    Impairments {
+        blackhole: Some(BLACKHOLE),
+        rate: Some(RUNNER_RATE),
+        delay: RUNNER_DELAY,
+        ..Impairments::default()
+    }
+}
+
+#[test]
+fn blackhole_kite_kite() {
+    let report = transfer(
+        "blackhole",
+        Peer::Kite,
+        Peer::Kite,
+        blackhole(),
+        BLACKHOLE_TRANSFER,
+        BLACKHOLE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.blackholed);
+}
+
+#[test]
+fn blackhole_quinn_server_kite_client() {
+    let report = transfer(
+        "blackhole",
+        Peer::Quinn,
+        Peer::Kite,
+        blackhole(),
+        BLACKHOLE_TRANSFER,
+        BLACKHOLE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.blackholed);
+}
+
+#[test]
+fn blackhole_kite_server_quinn_client() {
+    let report = transfer(
+        "blackhole",
+        Peer::Kite,
+        Peer::Quinn,
+        blackhole(),
+        BLACKHOLE_TRANSFER,
+        BLACKHOLE_DEADLINE,
+    );
+    assert_impaired(&report, |d| d.blackholed);
+}
+
+// longrtt: 750 ms each way (1.5 s RTT, far above the 333 ms kite assumes
+// before its first sample). Run through the `kite-relay` binary, so the
+// program itself is exercised end to end.
+
+#[test]
+fn longrtt_kite_kite_through_the_relay_binary() {
+    let server = Server::start(Peer::Kite, &[]);
+    let start = Instant::now();
+    let mut relay_cmd = Command::new(env!("CARGO_BIN_EXE_kite-relay"));
+    relay_cmd.args(["--listen", "127.0.0.1:0", "--upstream", &server.addr]);
+    relay_cmd.args(["--delay", "750", "--max-secs", "120"]);
+    relay_cmd.args(["--seed", &seed().to_string()]);
+    let mut relay = Process::spawn(relay_cmd);
+    let first = relay.next_line(Duration::from_secs(10));
+    let addr = first
+        .strip_prefix("relaying ")
+        .and_then(|rest| rest.split_once(" -> "))
+        .map(|(addr, _)| addr.to_string())
+        .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
+    let (streams, size) = (2, 10_000);
+    let run = run_client(Peer::Kite, &addr, streams, size, Duration::from_secs(60));
+    notice(&format!(
+        "scenario longrtt: Kite server, Kite client, {:.1} s (client {:.1} s)",
+        start.elapsed().as_secs_f64(),
+        run.elapsed.as_secs_f64()
+    ));
+    assert!(
+        run.echoed(streams, size),
+        "longrtt: {}\nserver stderr: {}",
+        describe(&run),
+        server.stderr_text().trim()
+    );
+    // Two round trips of 1.5 s at least: the handshake, then the echo.
+    assert!(run.elapsed >= Duration::from_secs(3), "{:?}", run.elapsed);
+}
+
+// multiplexing: 2000 small streams against a server that allows 100 open at
+// once (kite's default), so the client waits for MAX_STREAMS credit twenty
+// times over.
+
+#[test]
+fn multiplexing_kite_kite() {
+    transfer(
+        "multiplexing",
+        Peer::Kite,
+        Peer::Kite,
+        Impairments::default(),
+        (2000, 100),
+        Duration::from_secs(60),
+    );
+}
+
+#[test]
+fn relay_binary_refuses_addresses_off_loopback() {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kite-relay"));
+    cmd.args(["--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:4433"]);
+    let mut relay = Process::spawn(cmd);
+    let status = relay.wait(Duration::from_secs(10));
+    assert!(!status.success());
+    assert!(
+        relay.stderr_text().contains("not a loopback address"),
+        "{}",
+        relay.stderr_text()
+    );
+}
