@@ -357,17 +357,15 @@ impl Connection {
             .acks
             .largest_received()
             .map(PacketNumber);
-        if info.ty == PacketType::ZeroRtt {
-            let keys = self.zero_rtt.keys.as_ref()?;
-            let (truncated, pn_len) =
-                remove_header_protection(&keys.header, packet, info.pn_offset).ok()?;
-            let pn = PacketNumber::decode(largest, truncated, PnLen::new(pn_len)?).0;
-            let header_len = info.pn_offset + pn_len;
-            let range = open_payload(&keys.packet, pn, packet, header_len).ok()?;
-            return Some((pn, header_len, range.len()));
-        }
-        if space_id != SpaceId::Data {
-            let keys = self.space(space_id).remote_keys()?;
+        // 0-RTT, Initial and Handshake: one fixed key pair each.
+        let fixed_keys = if info.ty == PacketType::ZeroRtt {
+            Some(self.zero_rtt.keys.as_ref()?)
+        } else if space_id != SpaceId::Data {
+            Some(self.space(space_id).remote_keys()?)
+        } else {
+            None
+        };
+        if let Some(keys) = fixed_keys {
             let (truncated, pn_len) =
                 remove_header_protection(&keys.header, packet, info.pn_offset).ok()?;
             let pn = PacketNumber::decode(largest, truncated, PnLen::new(pn_len)?).0;

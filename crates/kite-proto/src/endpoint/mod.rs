@@ -466,12 +466,7 @@ impl Endpoint {
         // An Initial that does not decrypt creates nothing (RFC 9001 §5.3:
         // it is discarded); a flood of forged ones costs no state.
         if !conn.has_received_packets() {
-            for cid in self.ids_of.remove(&handle).unwrap_or_default() {
-                self.routes.remove(&cid);
-            }
-            self.original_dcid_of.remove(&handle);
-            self.handshaking.remove(&handle);
-            self.token_address.remove(&handle);
+            self.forget(handle);
             return None;
         }
         // The 0-RTT packets that overtook this Initial follow it now.
@@ -497,17 +492,7 @@ impl Endpoint {
         event: EndpointEvent,
     ) -> Option<ConnectionEvent> {
         match event.0 {
-            EndpointEventInner::Drained => {
-                for cid in self.ids_of.remove(&handle).unwrap_or_default() {
-                    self.routes.remove(&cid);
-                }
-                self.original_dcid_of.remove(&handle);
-                self.handshaking.remove(&handle);
-                self.token_address.remove(&handle);
-                for token in self.tokens_of.remove(&handle).unwrap_or_default() {
-                    self.reset_tokens.remove(&token);
-                }
-            }
+            EndpointEventInner::Drained => self.forget(handle),
             EndpointEventInner::PeerResetToken(token) => {
                 self.reset_tokens.insert(token, handle);
                 self.tokens_of.entry(handle).or_default().push(token);
@@ -665,6 +650,19 @@ impl Endpoint {
     fn route(&mut self, handle: ConnectionHandle, cid: ConnectionId) {
         self.routes.insert(cid, handle);
         self.ids_of.entry(handle).or_default().push(cid);
+    }
+
+    /// Drops everything the endpoint keeps for a connection.
+    fn forget(&mut self, handle: ConnectionHandle) {
+        for cid in self.ids_of.remove(&handle).unwrap_or_default() {
+            self.routes.remove(&cid);
+        }
+        self.original_dcid_of.remove(&handle);
+        self.handshaking.remove(&handle);
+        self.token_address.remove(&handle);
+        for token in self.tokens_of.remove(&handle).unwrap_or_default() {
+            self.reset_tokens.remove(&token);
+        }
     }
 
     fn unroute(&mut self, handle: ConnectionHandle, cid: &ConnectionId) {
