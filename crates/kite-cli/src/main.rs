@@ -7,9 +7,11 @@
 
 mod demo;
 mod echo;
+mod echo_many;
 mod endpoint;
 mod inspect;
 mod perf;
+mod server_stats;
 mod tickets;
 mod tls;
 
