@@ -26,6 +26,7 @@ mod events;
 mod handshake;
 mod mtu;
 mod observe;
+pub(crate) use observe::DeferredTracer;
 mod receive;
 mod recovery;
 mod send;
@@ -266,6 +267,9 @@ pub struct Connection {
     queued_datagrams: usize,
     /// Where events go (qlog, logs); `None` builds no events at all.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
+    /// A tracer to create once the first packet decrypts (server side), so
+    /// forged Initials open no qlog files.
+    deferred_tracer: Option<observe::DeferredTracer>,
     /// The state last reported to the tracer.
     traced_state: Option<crate::trace::ConnectionState>,
     /// The recovery metrics last reported to the tracer.

@@ -229,6 +229,7 @@ impl Connection {
             }
             return Ok(());
         };
+        self.start_deferred_tracer(now);
         let first_byte = packet.first().copied().unwrap_or(0);
         let reserved = if info.ty == PacketType::OneRtt {
             SHORT_RESERVED_BITS

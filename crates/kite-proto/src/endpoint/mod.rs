@@ -449,8 +449,12 @@ impl Endpoint {
         let mut conn =
             Connection::new_server(now, &server, version, remote, ids, validated).ok()?;
         let odcid = retried_from.unwrap_or(client_dcid);
-        if let Some(tracer) = self.connection_tracer(crate::Side::Server, &odcid) {
-            conn.set_tracer(now, tracer);
+        if let Some(factory) = self.config.tracer_factory.clone() {
+            conn.defer_tracer(crate::connection::DeferredTracer {
+                factory,
+                side: crate::Side::Server,
+                original_dcid: odcid,
+            });
         }
         self.route(handle, local);
         self.route(handle, client_dcid);

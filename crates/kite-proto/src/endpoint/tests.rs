@@ -429,3 +429,41 @@ fn stateless_resets_are_smaller_than_their_trigger_and_rate_limited() {
     let event = endpoint.handle_datagram(later, addr(), None, BytesMut::from(&tiny[..]), &mut out);
     assert!(event.is_none());
 }
+
+/// Counts the tracers it is asked for.
+#[derive(Default)]
+struct CountingFactory(std::sync::atomic::AtomicUsize);
+
+impl crate::trace::TracerFactory for CountingFactory {
+    fn new_connection(
+        &self,
+        _: crate::Side,
+        _: &ConnectionId,
+    ) -> Option<Box<dyn crate::trace::Tracer>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Box::new(crate::trace::NoopTracer))
+    }
+}
+
+#[test]
+fn forged_initials_create_no_tracer_but_a_real_one_does() {
+    let factory = Arc::new(CountingFactory::default());
+    let config = EndpointConfig {
+        tracer_factory: Some(factory.clone()),
+        ..EndpointConfig::default()
+    };
+    let mut endpoint = Endpoint::new(config, Some(server_config()));
+    let mut out = Vec::new();
+    let now = Instant::now();
+    for dcid in 0..20u8 {
+        let mut forged = initial_to(&[dcid; 8], b"");
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let event = endpoint.handle_datagram(now, addr(), None, forged, &mut out);
+        assert!(event.is_none());
+    }
+    assert_eq!(factory.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+    let event = endpoint.handle_datagram(now, addr(), None, initial_to(&[99; 8], b""), &mut out);
+    assert!(matches!(event, Some(DatagramEvent::NewConnection(..))));
+    assert_eq!(factory.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
