@@ -19,7 +19,7 @@ fn transfer(c: &mut Criterion) {
     let (server, client) = tls::tls_configs();
     let mut group = c.benchmark_group("sim_transfer");
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(30));
+    group.measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Bytes(BYTES));
     let links = [
         ("100MB_clean_10ms", LinkConfig::default()),

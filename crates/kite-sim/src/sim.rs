@@ -46,11 +46,13 @@ pub struct Simulation {
     /// Received datagrams are copied into this and split off, as the
     /// runtime does, so each is a shared slice of a larger allocation.
     recv_pool: BytesMut,
+    /// Sent datagrams are copied into this on their way to the network.
+    send_pool: BytesMut,
 }
 
-/// Size of each allocation received datagrams are packed into (the
-/// runtime's choice too).
-const RECV_POOL_CHUNK: usize = 256 * 1024;
+/// Size of each allocation datagrams are packed into (the runtime's choice
+/// for received datagrams too).
+const POOL_CHUNK: usize = 256 * 1024;
 
 /// Index of the first host (the server in [`Simulation::pair`]).
 pub const SERVER: usize = 0;
@@ -79,6 +81,7 @@ impl Simulation {
             proto_hook: None,
             buf: Vec::with_capacity(1500),
             recv_pool: BytesMut::new(),
+            send_pool: BytesMut::new(),
         }
     }
 
@@ -141,13 +144,9 @@ impl Simulation {
                             self.buf.first().copied().unwrap_or(0)
                         );
                     }
-                    self.network.send_ecn(
-                        self.now,
-                        host.addr,
-                        t.destination,
-                        Bytes::copy_from_slice(&self.buf[..t.size]),
-                        t.ecn,
-                    );
+                    let data = pooled(&mut self.send_pool, &self.buf[..t.size]).freeze();
+                    self.network
+                        .send_ecn(self.now, host.addr, t.destination, data, t.ecn);
                 }
                 in_proto(hook, || {
                     while let Some(event) = conn.poll_endpoint_event() {
@@ -180,12 +179,7 @@ impl Simulation {
                 continue;
             };
             let mut response = Vec::new();
-            if self.recv_pool.capacity() < datagram.data.len() {
-                self.recv_pool
-                    .reserve(RECV_POOL_CHUNK.max(datagram.data.len()));
-            }
-            self.recv_pool.extend_from_slice(&datagram.data);
-            let data = self.recv_pool.split();
+            let data = pooled(&mut self.recv_pool, &datagram.data);
             let event = in_proto(hook, || {
                 host.endpoint.handle_datagram(
                     self.now,
@@ -238,6 +232,15 @@ impl Simulation {
         }
         out
     }
+}
+
+/// A copy of `datagram` split off `pool`, which grows by a chunk at a time.
+fn pooled(pool: &mut BytesMut, datagram: &[u8]) -> BytesMut {
+    if pool.capacity() < datagram.len() {
+        pool.reserve(POOL_CHUNK.max(datagram.len()));
+    }
+    pool.extend_from_slice(datagram);
+    pool.split()
 }
 
 /// Runs `f`, a call into kite-proto, between the hook's two calls.
