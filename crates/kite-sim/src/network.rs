@@ -304,7 +304,11 @@ impl Network {
     fn schedule(&mut self, datagram: InFlight) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if self.in_order.back().is_none_or(|(_, last)| last.at <= datagram.at) {
+        if self
+            .in_order
+            .back()
+            .is_none_or(|(_, last)| last.at <= datagram.at)
+        {
             self.in_order.push_back((seq, datagram));
         } else {
             self.queue.push(Reverse((datagram.at, seq)));

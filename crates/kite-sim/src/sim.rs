@@ -118,6 +118,9 @@ impl Simulation {
             if done(self) {
                 return true;
             }
+            // What the application did in `done` goes out now, as a real
+            // runtime's write would wake the connection.
+            self.flush();
             let next = self.next_event();
             match next {
                 Some(at) if at <= end => self.now = self.now.max(at),
