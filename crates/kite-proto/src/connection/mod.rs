@@ -24,6 +24,7 @@ mod crypto_stream;
 mod ecn;
 mod events;
 mod handshake;
+mod inline_list;
 mod mtu;
 mod observe;
 pub(crate) use observe::DeferredTracer;

@@ -269,10 +269,12 @@ impl Connection {
         if self.space(space_id).discarded {
             return Ok(());
         }
-        let _ = self
-            .space_mut(space_id)
-            .acks
-            .on_packet_received(now, pn, ack_eliciting, ecn);
+        let min_rtt = self.rtt.first_sample_time().map(|_| self.rtt.min_rtt());
+        let acks = &mut self.space_mut(space_id).acks;
+        if let Some(min_rtt) = min_rtt {
+            acks.set_min_rtt(min_rtt);
+        }
+        let _ = acks.on_packet_received(now, pn, ack_eliciting, ecn);
         self.update_ack_timer();
         self.sent_ack_eliciting_since_receive = false;
         if matches!(self.state, State::Handshake | State::Established) {

@@ -510,29 +510,29 @@ impl Connection {
             else {
                 return;
             };
-            let Some((id, chunk)) = self.streams.poll_stream_data(max) else {
+            let Some((id, range)) = self.streams.poll_stream_range(max) else {
                 return;
             };
             StreamFrameHeader {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len(),
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len,
+                fin: range.fin,
                 has_length: true,
             }
             .encode(buf);
-            buf.put_slice(&chunk.data);
+            self.streams.write_stream_data(id, &range, buf);
             b.note(|| FrameSummary::Stream {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len(),
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len,
+                fin: range.fin,
             });
             b.frames.streams.push(SentStreamChunk {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len() as u64,
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len as u64,
+                fin: range.fin,
             });
             b.ack_eliciting = true;
         }
