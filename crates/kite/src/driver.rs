@@ -14,6 +14,7 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
     let mut recv_bufs = RecvBuffers::new();
     let mut response_buf = Vec::new();
     let mut batch = Vec::new();
+    let mut to_wake = Vec::new();
     loop {
         if shared.lock().is_unused() {
             break;
@@ -54,7 +55,7 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
             {
                 None => {}
                 Some(DatagramEvent::ConnectionEvent(handle, event)) => {
-                    shared.route(&state, handle, event)
+                    to_wake.extend(shared.route(&state, handle, event));
                 }
                 Some(DatagramEvent::NewConnection(handle, conn)) => {
                     shared.spawn_connection(&mut state, handle, conn);
@@ -68,6 +69,12 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
                     }
                 }
             }
+        }
+        drop(state);
+        // One wake per connection per batch, not per datagram: each is a
+        // cross-thread handoff.
+        for conn in to_wake.drain(..) {
+            conn.wake_task();
         }
     }
     tracing::trace!("transport driver stopped");
