@@ -24,10 +24,6 @@ const RECV_SLOT: usize = 64 * 1024;
 /// 1,200 bytes, so eight keep one batch under a connection's event queue.
 const RECV_SLOTS: usize = 8;
 
-/// Datagrams are copied out of the receive slots into allocations of this
-/// size, each datagram its own `BytesMut` within, freed with the last one.
-const DATAGRAM_POOL_CHUNK: usize = 256 * 1024;
-
 /// Most datagrams handed to one GSO send: quinn's choice too; more gains
 /// little and a lost batch costs more.
 const MAX_GSO_BATCH: usize = 10;
@@ -165,6 +161,8 @@ impl Socket {
                 std::array::from_fn(|_| IoSliceMut::new(chunks.next().unwrap_or(&mut [])));
             state.recv((&self.io).into(), &mut slices, metas)
         })?;
+        let total = metas.iter().take(count).map(|m| m.len).sum();
+        pool.start_batch(total);
         for (meta, slot) in metas.iter().zip(slots.chunks(RECV_SLOT)).take(count) {
             let received = slot.get(..meta.len).unwrap_or(slot);
             let ecn = meta.ecn.map(from_quinn_ecn);
@@ -185,6 +183,7 @@ impl Socket {
         let slot = bufs.slots.get_mut(..RECV_SLOT).unwrap_or(&mut []);
         let (len, from) = self.io.try_recv_from(slot)?;
         let data = slot.get(..len).unwrap_or(&[]);
+        bufs.pool.start_batch(len);
         out.push(Datagram {
             data: bufs.pool.take(data),
             from,
@@ -212,16 +211,24 @@ impl RecvBuffers {
     }
 }
 
-/// Packs received datagrams tightly into shared allocations: a copy per
-/// datagram (in cache, cheap next to decryption) instead of each pinning a
-/// 64 KiB receive slot.
+/// Packs received datagrams tightly into one allocation per receive call: a
+/// copy per datagram (in cache, cheap next to decryption) instead of each
+/// pinning a 64 KiB receive slot.
+///
+/// A fresh allocation per call, not a long-lived pool: splitting a datagram
+/// off bumps the allocation's shared reference count, and the connection and
+/// stream tasks on other threads drop earlier datagrams meanwhile. Sharing a
+/// count across batches had every split contend for its cache line.
 struct DatagramPool(BytesMut);
 
 impl DatagramPool {
+    /// Starts a receive call's allocation, for `total` bytes of datagrams.
+    fn start_batch(&mut self, total: usize) {
+        self.0 = BytesMut::with_capacity(total);
+    }
+
     fn take(&mut self, datagram: &[u8]) -> BytesMut {
-        if self.0.capacity() < datagram.len() {
-            self.0.reserve(DATAGRAM_POOL_CHUNK.max(datagram.len()));
-        }
+        // Within the batch's allocation unless `start_batch` undercounted.
         self.0.extend_from_slice(datagram);
         self.0.split()
     }
