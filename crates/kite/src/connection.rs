@@ -85,16 +85,17 @@ impl ConnShared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a routed datagram for the task. Returns whether the task must
-    /// be woken for it (the inbox was empty: nothing else will wake it), or
-    /// `None` when the inbox is full and the datagram was dropped.
-    pub(crate) fn deliver(&self, event: ConnectionEvent) -> Option<bool> {
+    /// Queues routed datagrams for the task (`events` is left empty), as
+    /// many as fit. Returns whether the task must be woken for them (the
+    /// inbox was empty: nothing else will wake it) and how many were dropped.
+    pub(crate) fn deliver(&self, events: &mut Vec<ConnectionEvent>) -> (bool, usize) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
-        if inbox.len() >= INBOX_LIMIT {
-            return None;
-        }
-        inbox.push(event);
-        Some(inbox.len() == 1)
+        let was_empty = inbox.is_empty();
+        let room = INBOX_LIMIT.saturating_sub(inbox.len());
+        let dropped = events.len().saturating_sub(room);
+        events.truncate(room);
+        inbox.append(events);
+        (was_empty && !inbox.is_empty(), dropped)
     }
 
     /// Moves everything in the inbox to `into` (empty), swapping buffers so

@@ -73,25 +73,31 @@ impl TransportShared {
         shared
     }
 
-    /// Queues a routed datagram in its connection's inbox, dropping it when
-    /// the inbox is full. Returns the connection when its task needs a wake,
-    /// which the caller gives once the whole batch is routed.
+    /// Moves routed datagrams (`events`, left empty) to their connection's
+    /// inbox, dropping what does not fit. Returns the connection when its
+    /// task needs a wake, which the caller gives once the whole read is routed.
     pub(crate) fn route(
         &self,
         state: &EndpointState,
         handle: ConnectionHandle,
-        event: ConnectionEvent,
+        events: &mut Vec<ConnectionEvent>,
     ) -> Option<Arc<ConnShared>> {
         // No route: the task ended; the endpoint forgets the connection soon.
-        let conn = state.routes.get(&handle.0)?;
-        match conn.deliver(event) {
-            Some(wake) => wake.then(|| conn.clone()),
-            None => {
-                self.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
-                tracing::trace!(handle = handle.0, "connection inbox full, datagram dropped");
-                None
-            }
+        let Some(conn) = state.routes.get(&handle.0) else {
+            events.clear();
+            return None;
+        };
+        let (wake, dropped) = conn.deliver(events);
+        if dropped > 0 {
+            self.dropped_datagrams
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+            tracing::trace!(
+                handle = handle.0,
+                dropped,
+                "connection inbox full, datagrams dropped"
+            );
         }
+        wake.then(|| conn.clone())
     }
 
     /// Called when a connection task ends: forgets its route and lets the
