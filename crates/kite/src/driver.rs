@@ -4,8 +4,7 @@
 //! connection; it ends when nothing uses the transport any more.
 
 use crate::connection::ConnShared;
-use crate::transport::EndpointState;
-use crate::transport::TransportShared;
+use crate::transport::{EndpointState, TransportShared};
 use crate::udp::{Datagram, RecvBuffers};
 use kite_proto::{ConnectionEvent, ConnectionHandle, DatagramEvent};
 use std::io;
