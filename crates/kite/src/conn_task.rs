@@ -151,7 +151,7 @@ impl Outgoing {
             let transmit = match self.pending.take() {
                 Some(t) => t,
                 None => {
-                    let max = socket.max_send_datagrams();
+                    let max = socket.max_send_datagrams(inner.max_datagram_size());
                     match inner.poll_transmit_batch(now, max, &mut self.buf) {
                         Some(t) => t,
                         None => return false,

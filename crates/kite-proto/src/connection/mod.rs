@@ -468,6 +468,12 @@ impl Connection {
         matches!(self.state, State::Drained)
     }
 
+    /// The largest UDP payload the connection sends now (grows with path MTU
+    /// discovery): the segment size of full GSO batches.
+    pub fn max_datagram_size(&self) -> usize {
+        self.max_datagram_size
+    }
+
     /// The peer's address.
     pub fn remote_address(&self) -> SocketAddr {
         self.remote
