@@ -18,6 +18,9 @@ use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
 #[path = "sim/attacks.rs"]
 mod attacks;
 
+#[path = "sim/gso.rs"]
+mod gso;
+
 const ALPN: &[u8] = b"quic-echo-example";
 
 fn tls_configs() -> (ServerConfig, ClientConfig) {

@@ -447,6 +447,15 @@ impl Connection {
         self.key_update.forced = true;
     }
 
+    /// Whether stream frames wait to be sent: data that may go now, or
+    /// control frames such as flow-control updates. An I/O layer can check it
+    /// around a read or write: only when it turns true did the call give the
+    /// sender new work; while it stays true, the sender already has some and
+    /// runs again when acknowledgements, timers or credit let it.
+    pub fn has_stream_work(&self) -> bool {
+        self.streams.has_pending_control() || self.streams.has_stream_data()
+    }
+
     // ---- getters --------------------------------------------------------
 
     /// Whether the handshake is still running.
@@ -462,6 +471,12 @@ impl Connection {
     /// Whether the connection is completely finished.
     pub fn is_drained(&self) -> bool {
         matches!(self.state, State::Drained)
+    }
+
+    /// The largest UDP payload the connection sends now (grows with path MTU
+    /// discovery): the segment size of full GSO batches.
+    pub fn max_datagram_size(&self) -> usize {
+        self.max_datagram_size
     }
 
     /// The peer's address.
