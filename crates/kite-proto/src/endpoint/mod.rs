@@ -7,6 +7,7 @@
 //! lives wherever its driver keeps it and talks back through
 //! [`EndpointEvent`]s.
 
+mod retired;
 mod stateless;
 
 use bytes::{Bytes, BytesMut};
@@ -177,7 +178,7 @@ pub struct Endpoint {
     wall_clock: Option<(Instant, u64)>,
     /// Original DCIDs of handshakes already confirmed, and when, so that a
     /// replayed first Initial does not start another handshake.
-    retired_odcids: HashMap<ConnectionId, Instant>,
+    retired_odcids: retired::RetiredOdcids,
     /// 0-RTT datagrams that came before their Initial, by destination CID.
     early_queues: HashMap<ConnectionId, EarlyQueue>,
     /// Where drops before any connection exists are reported.
@@ -208,7 +209,7 @@ impl Endpoint {
             reset_limiter: Default::default(),
             wall_clock: None,
             early_queues: HashMap::new(),
-            retired_odcids: HashMap::new(),
+            retired_odcids: retired::RetiredOdcids::new(RETIRED_ODCID_MEMORY, MAX_RETIRED_ODCIDS),
         }
     }
 
@@ -437,11 +438,7 @@ impl Endpoint {
             reset_token: Some(self.config.reset_key.token(&local)),
         };
         // A replay of a finished handshake's first Initial starts nothing.
-        if self
-            .retired_odcids
-            .get(&client_dcid)
-            .is_some_and(|at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY)
-        {
+        if self.retired_odcids.contains(&client_dcid, now) {
             let ty = Some(PacketType::Initial);
             self.trace_drop(now, ty, data.len(), DropReason::Duplicate);
             return None;
@@ -507,7 +504,7 @@ impl Endpoint {
                 // until the handshake is done.
                 if let Some(odcid) = self.original_dcid_of.remove(&handle) {
                     self.unroute(handle, &odcid);
-                    self.remember_retired_odcid(odcid, now);
+                    self.retired_odcids.remember(odcid, now);
                 }
                 // RFC 9000 §8.1.3: a token for the client's next connection.
                 let address = self.token_address.remove(&handle)?;
@@ -554,16 +551,6 @@ impl Endpoint {
     /// Server connections whose handshake is in progress.
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshaking.len()
-    }
-
-    fn remember_retired_odcid(&mut self, odcid: ConnectionId, now: Instant) {
-        if self.retired_odcids.len() >= MAX_RETIRED_ODCIDS {
-            self.retired_odcids
-                .retain(|_, at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY);
-        }
-        if self.retired_odcids.len() < MAX_RETIRED_ODCIDS {
-            self.retired_odcids.insert(odcid, now);
-        }
     }
 
     /// Holds a 0-RTT datagram for a connection whose Initial has not come,
