@@ -86,8 +86,26 @@ fn drive(
     conn.take_inbox(received);
     let mut guard = conn.lock();
     let state = &mut *guard;
+    let opened_before = state.inner.has_received_packets();
+    let had_input = !received.is_empty();
     for event in received.drain(..) {
         state.inner.handle_event(event);
+    }
+    // A server connection's first datagram is opened here, not in the
+    // endpoint (Transport::with_config defers it); one that opened nothing
+    // was forged or corrupt and leaves no state (RFC 9001 §5.3).
+    if had_input
+        && !opened_before
+        && state.inner.side() == Side::Server
+        && !state.inner.has_received_packets()
+    {
+        transport.lock().endpoint.abandon(conn.handle);
+        return Step {
+            deadline: None,
+            handshake_done: false,
+            more_to_send: false,
+            drained: true,
+        };
     }
     let now = Instant::now();
     if state.inner.poll_timeout().is_some_and(|t| t <= now) {

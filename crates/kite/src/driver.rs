@@ -65,6 +65,10 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
                 }
                 Some(DatagramEvent::NewConnection(handle, conn)) => {
                     shared.spawn_connection(&mut state, handle, conn);
+                    // Its first datagram, still unprocessed: the task opens it.
+                    to_wake.extend(run.flush(&shared, &state));
+                    let mut first = state.endpoint.take_pending_events(handle);
+                    to_wake.extend(shared.route(&state, handle, &mut first));
                 }
                 Some(DatagramEvent::Response(transmit)) => {
                     let data = response_buf.get(..transmit.size).unwrap_or(&response_buf);

@@ -188,10 +188,14 @@ impl Transport {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn with_config(socket: UdpSocket, config: EndpointConfig) -> Transport {
+        let mut endpoint = Endpoint::new(config, None);
+        // A new connection's ClientHello is processed in its own task, not
+        // in the driver under the endpoint lock (see conn_task::drive).
+        endpoint.set_defer_first_datagram(true);
         let shared = Arc::new(TransportShared {
             socket: Socket::new(socket),
             state: Mutex::new(EndpointState {
-                endpoint: Endpoint::new(config, None),
+                endpoint,
                 routes: HashMap::new(),
                 live_connections: 0,
                 user_refs: 1,

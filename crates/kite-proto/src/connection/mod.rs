@@ -515,7 +515,7 @@ impl Connection {
     }
 
     /// Whether any packet was opened on this connection.
-    pub(crate) fn has_received_packets(&self) -> bool {
+    pub fn has_received_packets(&self) -> bool {
         self.spaces.iter().any(|s| s.any_received)
     }
 
