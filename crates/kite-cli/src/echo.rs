@@ -97,6 +97,10 @@ pub struct ServerArgs {
     /// live_connections=L accepted=A ended=E tasks=T dropped_datagrams=D`.
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     stats_ms: Option<u64>,
+    /// Abandon a handshake after this many seconds without a packet from
+    /// the peer (the whole handshake may take twice this); default 10.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    handshake_idle_timeout: Option<Duration>,
 }
 
 /// Flags of `kite echo client`.
@@ -146,6 +150,31 @@ pub struct ClientArgs {
     /// `$QLOGDIR`, if set).
     #[arg(long, value_name = "DIR")]
     pub(crate) qlog_dir: Option<PathBuf>,
+    /// Abandon a handshake after this many seconds without a packet from
+    /// the peer (the whole handshake may take twice this); default 10.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    handshake_idle_timeout: Option<Duration>,
+}
+
+/// The default transport settings, with the handshake idle timeout given
+/// on the command line.
+fn transport_config(handshake_idle_timeout: Option<Duration>) -> TransportConfig {
+    let default = TransportConfig::default();
+    TransportConfig {
+        handshake_idle_timeout: handshake_idle_timeout.unwrap_or(default.handshake_idle_timeout),
+        ..default
+    }
+}
+
+/// A positive whole or fractional number of seconds.
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a number of seconds: {e}"))?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(format!("{text:?}: the timeout must be positive"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
 }
 
 /// Runs the echo server until killed, or until `--max-conns` connections ended.
@@ -153,7 +182,7 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
     let identity = Identity::load(args.cert.as_deref(), args.key.as_deref())?;
     let transport_config = TransportConfig {
         allow_0rtt: args.zero_rtt,
-        ..TransportConfig::default()
+        ..transport_config(args.handshake_idle_timeout)
     };
     let config = tls::server_config(identity, &args.alpn, Arc::new(transport_config))?;
     let options = EndpointOptions {
@@ -224,7 +253,7 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
     let config = tls::client_config(
         trust,
         &args.alpn,
-        Arc::new(TransportConfig::default()),
+        Arc::new(transport_config(args.handshake_idle_timeout)),
         tickets.clone(),
     )?;
     let server = resolve(&args.connect).await?;
@@ -539,6 +568,19 @@ mod tests {
             pattern.first_mismatch(500, &data),
             Some((504, want ^ 0xff, want))
         );
+    }
+
+    #[test]
+    fn handshake_idle_timeout_flag_takes_seconds() {
+        assert_eq!(parse_secs("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_secs("2.5"), Ok(Duration::from_millis(2500)));
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("-1").is_err());
+        assert!(parse_secs("ten").is_err());
+        let default = TransportConfig::default().handshake_idle_timeout;
+        assert_eq!(transport_config(None).handshake_idle_timeout, default);
+        let set = transport_config(Some(Duration::from_secs(30)));
+        assert_eq!(set.handshake_idle_timeout, Duration::from_secs(30));
     }
 
     #[test]

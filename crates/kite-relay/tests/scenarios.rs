@@ -97,7 +97,7 @@ fn transfer(
     let start = Instant::now();
     let relay = start_relay(&server_process.addr, impairments);
     let addr = relay.local_addr().to_string();
-    let run = run_client(client, &addr, streams, size, deadline);
+    let run = run_client(client, &addr, (streams, size), &[], deadline);
     let report = report(name, server, client, start, relay);
     assert!(
         run.echoed(streams, size),
@@ -119,7 +119,7 @@ fn handshakes(
     (count, concurrency): (usize, usize),
     deadline: Duration,
 ) -> Report {
-    let server_process = Server::start(server, &[]);
+    let server_process = Server::start(server, handshake_flags(server));
     let start = Instant::now();
     let relay = start_relay(&server_process.addr, impairments);
     let addr = relay.local_addr().to_string();
@@ -130,7 +130,13 @@ fn handshakes(
         for _ in 0..concurrency {
             scope.spawn(|| {
                 while next.fetch_add(1, Ordering::Relaxed) < count {
-                    let run = run_client(client, &addr, 1, HANDSHAKE_ECHO_SIZE, deadline);
+                    let run = run_client(
+                        client,
+                        &addr,
+                        (1, HANDSHAKE_ECHO_SIZE),
+                        handshake_flags(client),
+                        deadline,
+                    );
                     let mut slowest = slowest.lock().unwrap_or_else(|e| e.into_inner());
                     *slowest = (*slowest).max(run.elapsed);
                     if !run.echoed(1, HANDSHAKE_ECHO_SIZE) {
@@ -165,29 +171,52 @@ fn handshakes(
 // at once, as the runner's clients do, so the run takes a few handshake
 // times rather than fifty.
 //
-// All four are ignored: kite loses about 1 connection in 60-300 under 30 %
-// loss or corruption, so 50 in a row fail one run in several. Evidence, from qlogs of
-// kite-kite runs of 100 connections (4 failures in 800 with loss, 5 in 300
-// with corruption) and kite-quinn runs (2-3 in 100 with a kite client, 1 in
-// 100 with a kite server), and a --trace of the relay showing its losses
-// unbiased (29-32 % per direction and size):
-// - A kite client gives up after 5 s without a packet (handshake idle
-//   timeout, not settable from the CLI): its PTOs back off to 1 s, 2 s, 4 s,
-//   so it sends its ClientHello only three times (t = 0, 1, 3 s) before it.
-// - Of the two datagrams a PTO sends, only the first carries the unacked
-//   CRYPTO data; the second is a PING, which a quinn server cannot use when
-//   it has not seen the ClientHello.
-// - Each PTO queues the unacked CRYPTO ranges again without dropping the
-//   copies already queued: probes carry `crypto@0+90` up to six times.
-// - A kite server retransmits a lost ServerHello only on its own backed-off
-//   PTO, answering the client's probes with bare ACKs meanwhile, and ends
-//   the handshake after 10 s (twice the idle timeout): a quinn client then
-//   times out after 30 s, or gets a stateless reset.
-// With the handshake idle timeout raised to 30 s (a local build), the 5 s
-// failures went, but 2 of 900 connections still failed: a ServerHello lost
-// on every try until the 60 s handshake limit, and an echo whose 1-RTT PTO
-// probes were PINGs rather than the lost stream data (40 s, idle timeout).
-// Run them with `cargo test -p kite-relay --test scenarios -- --ignored`.
+// These once failed about 1 kite connection in 60-300 (qlogs of runs of 100
+// connections, kite and quinn on either side), for reasons kite-proto now
+// fixes, each pinned by a test in kite-proto's connection/tests/probes.rs
+// or crypto_stream.rs, and all together by kite-sim's lossy_handshakes
+// (200 seeded connections at 30 % loss and at 30 % corruption):
+// - only the first datagram of a PTO probe pair carried the unacknowledged
+//   CRYPTO data, the second was a PING (a quinn server could not use it);
+// - each PTO queued the unacknowledged CRYPTO ranges again on top of those
+//   already queued (probes carried `crypto@0+90` up to six times);
+// - a kite server answered repeated ClientHellos with bare ACKs, resending
+//   a lost ServerHello only on its own backed-off PTO;
+// - application probes repeated only the session ticket, never a lost
+//   HANDSHAKE_DONE (the client could not confirm the handshake) nor lost
+//   stream data; a client's Handshake PTO did not carry its lost 1-RTT
+//   data either (no application PTO before confirmation);
+// - a resuming client could read the transport parameters remembered with
+//   its ticket for the server's (a TRANSPORT_PARAMETER_ERROR);
+// - the handshake idle timeout was 5 s: a client's ClientHello went out at
+//   0, 1 and 3 s only. It is 10 s now (four tries, seven datagrams).
+// What is left is chance: with every datagram of a direction lost with
+// probability 0.3, all seven ClientHello datagrams of 10 s are lost for 2
+// connections in 10,000 (0.3^7). The kite peers here run with a 30 s
+// handshake idle timeout, quinn's (nine datagrams, 2 in 100,000), so that
+// a run of 50 tests loss recovery rather than that lottery.
+
+// A quinn server still fails about 1 kite connection in 900 here (9 in
+// 8,100), so 50 in a row fail about one run in twenty: that scenario is
+// ignored. The cause is quinn's (quinn-proto 0.11.19, seen in its trace
+// logs): when its ServerHello is lost several times, its retransmission
+// waits on the congestion window, which the Handshake packets it keeps
+// probing with hold for good, as a client without the ServerHello can
+// neither open nor acknowledge them; its PTO then only ever probes the
+// Handshake space, and it stops acknowledging the client's Initials too.
+// The kite client keeps sending Initials until its idle timeout. quinn's
+// own client fails 4 in 1,000 against it through this relay. A kite server
+// does not stall so: its PTO also sends unacknowledged Initial data, and a
+// probe datagram opens the window for every space.
+
+/// Flags of a handshake scenario's `peer`: kite's handshake idle timeout
+/// set to quinn's 30 s (see above).
+fn handshake_flags(peer: Peer) -> &'static [&'static str] {
+    match peer {
+        Peer::Kite => &["--handshake-idle-timeout", "30"],
+        Peer::Quinn => &[],
+    }
+}
 
 /// Connections of the handshake scenarios, and how many run at once.
 const HANDSHAKES: (usize, usize) = (50, 10);
@@ -217,7 +246,6 @@ fn assert_impaired(report: &Report, what: fn(&kite_relay::DirectionStats) -> u64
 }
 
 #[test]
-#[ignore = "kite: ~1 in 200 handshakes fails at 30 % loss (5 s handshake idle timeout vs backed-off PTOs); see above"]
 fn handshakeloss_kite_kite() {
     let report = handshakes(
         "handshakeloss",
@@ -231,7 +259,7 @@ fn handshakeloss_kite_kite() {
 }
 
 #[test]
-#[ignore = "kite client: 2-3 in 100 handshakes time out at 5 s (ClientHello sent 3 times, second PTO datagram a PING); see above"]
+#[ignore = "quinn 0.11 server: ~1 in 900 handshakes stalls, its lost ServerHello held back by congestion control (see above)"]
 fn handshakeloss_quinn_server_kite_client() {
     let report = handshakes(
         "handshakeloss",
@@ -245,7 +273,6 @@ fn handshakeloss_quinn_server_kite_client() {
 }
 
 #[test]
-#[ignore = "kite server: ~1 in 100 handshakes ends at its 10 s limit (quinn client then times out or is reset); see above"]
 fn handshakeloss_kite_server_quinn_client() {
     let report = handshakes(
         "handshakeloss",
@@ -259,7 +286,6 @@ fn handshakeloss_kite_server_quinn_client() {
 }
 
 #[test]
-#[ignore = "kite: ~1 in 60 handshakes fails at 30 % corruption (5 s handshake idle timeout vs backed-off PTOs); see above"]
 fn handshakecorruption_kite_kite() {
     let report = handshakes(
         "handshakecorruption",
@@ -444,7 +470,13 @@ fn longrtt_kite_kite_through_the_relay_binary() {
         .map(|(addr, _)| addr.to_string())
         .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
     let (streams, size) = (2, 10_000);
-    let run = run_client(Peer::Kite, &addr, streams, size, Duration::from_secs(60));
+    let run = run_client(
+        Peer::Kite,
+        &addr,
+        (streams, size),
+        &[],
+        Duration::from_secs(60),
+    );
     notice(&format!(
         "scenario longrtt: Kite server, Kite client, {:.1} s (client {:.1} s)",
         start.elapsed().as_secs_f64(),

@@ -17,6 +17,8 @@ use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
 
 #[path = "sim/attacks.rs"]
 mod attacks;
+#[path = "sim/lossy_handshakes.rs"]
+mod lossy_handshakes;
 
 #[path = "sim/gso.rs"]
 mod gso;

@@ -23,6 +23,13 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// How long `--resume` waits for a session ticket on its first connection.
 const TICKET_WAIT: Duration = Duration::from_secs(2);
 
+/// How long the client waits after closing for its connection to drain, as
+/// kite's echo client does. quinn's closing period is three PTOs, which a
+/// lossy handshake can stretch to tens of seconds (an RTT sample taken from
+/// a retransmission); the echo is checked by then, and the CONNECTION_CLOSE
+/// sent.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
 /// Flags of `quinn-peer echo-client`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -120,8 +127,9 @@ pub async fn run(args: Args) -> Result<()> {
     let secs = start.elapsed().as_secs_f64();
 
     conn.close(0u32.into(), b"done");
-    // Let the CONNECTION_CLOSE reach the server before the process goes away.
-    endpoint.wait_idle().await;
+    // Let the CONNECTION_CLOSE reach the server before the process goes
+    // away, within a bound.
+    let _ = tokio::time::timeout(DRAIN_LIMIT, endpoint.wait_idle()).await;
 
     let total = args.streams * args.size;
     let mut line = format!(

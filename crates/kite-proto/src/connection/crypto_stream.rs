@@ -6,6 +6,7 @@ use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::error::{TransportError, TransportErrorCode};
+use crate::recovery::ranges::RangeSet;
 
 /// The most CRYPTO bytes buffered beyond the next byte TLS needs. RFC 9000
 /// §7.5 asks for at least 4096; certificate chains of a few certificates run
@@ -22,14 +23,18 @@ pub struct CryptoStream {
     sent_data: VecDeque<u8>,
     /// Offset of the next byte never sent.
     send_next: u64,
-    /// Ranges `[start, end)` sent, lost, and due again.
-    retransmit: VecDeque<(u64, u64)>,
-    /// Ranges `[start, end)` acknowledged above `send_base`.
-    acked: Vec<(u64, u64)>,
+    /// Offsets sent and due again (lost, or repeated by a probe). A set, so
+    /// a range queued twice (a loss, then a PTO) goes out once.
+    retransmit: RangeSet,
+    /// Offsets acknowledged above `send_base`.
+    acked: RangeSet,
     /// Received bytes at or past `read_offset`, by offset.
     received: BTreeMap<u64, Bytes>,
     /// Offset of the next byte to hand to TLS.
     read_offset: u64,
+    /// One past the highest offset received: a packet that leaves it
+    /// unchanged brought nothing past what had arrived.
+    received_end: u64,
 }
 
 impl CryptoStream {
@@ -43,24 +48,24 @@ impl CryptoStream {
         !self.retransmit.is_empty() || self.send_next < self.send_end()
     }
 
+    /// Whether bytes were sent that the peer has not acknowledged.
+    pub fn has_unacked(&self) -> bool {
+        !self
+            .acked
+            .gaps_in(self.send_base..self.send_next)
+            .is_empty()
+    }
+
     /// The next chunk to send, at most `max_len` bytes: lost data first.
     pub fn poll_transmit(&mut self, max_len: usize) -> Option<(u64, Bytes)> {
         if max_len == 0 {
             return None;
         }
-        let (start, end) = if let Some(&(start, end)) = self.retransmit.front() {
-            let start = start.max(self.send_base);
-            if start >= end {
-                self.retransmit.pop_front();
-                return self.poll_transmit(max_len);
-            }
-            let take_end = end.min(start + max_len as u64);
-            if take_end == end {
-                self.retransmit.pop_front();
-            } else if let Some(front) = self.retransmit.front_mut() {
-                front.0 = take_end;
-            }
-            (start, take_end)
+        self.retransmit.remove_below(self.send_base);
+        let (start, end) = if let Some(range) = self.retransmit.first() {
+            let end = range.end.min(range.start + max_len as u64);
+            self.retransmit.remove(range.start..end);
+            (range.start, end)
         } else {
             let start = self.send_next;
             let end = self.send_end().min(start + max_len as u64);
@@ -78,28 +83,46 @@ impl CryptoStream {
 
     /// Marks `[offset, offset+len)` acknowledged and frees what is contiguous.
     pub fn on_acked(&mut self, offset: u64, len: u64) {
-        self.acked.push((offset, offset + len));
-        self.acked.sort_unstable();
-        let mut advanced = self.send_base;
-        self.acked.retain(|&(start, end)| {
-            if start <= advanced {
-                advanced = advanced.max(end);
-                false
-            } else {
-                true
-            }
-        });
-        let drop = (advanced - self.send_base) as usize;
-        self.sent_data.drain(..drop.min(self.sent_data.len()));
-        self.send_base = advanced;
+        let end = offset + len;
+        self.acked.insert(offset..end);
+        self.retransmit.remove(offset..end);
+        if let Some(first) = self.acked.first()
+            && first.start <= self.send_base
+        {
+            let advanced = first.end.max(self.send_base);
+            let drop = (advanced - self.send_base) as usize;
+            self.sent_data.drain(..drop.min(self.sent_data.len()));
+            self.send_base = advanced;
+            self.acked.remove_below(advanced);
+        }
     }
 
-    /// Queues `[offset, offset+len)` to be sent again.
+    /// Queues the unacknowledged part of `[offset, offset+len)` to be sent
+    /// again.
     pub fn on_lost(&mut self, offset: u64, len: u64) {
-        let end = offset + len;
-        if end > self.send_base {
-            self.retransmit.push_back((offset.max(self.send_base), end));
+        let start = offset.max(self.send_base);
+        let end = (offset + len).min(self.send_next);
+        if start < end {
+            for gap in self.acked.gaps_in(start..end) {
+                self.retransmit.insert(gap);
+            }
         }
+    }
+
+    /// Queues every byte sent and not acknowledged to be sent again, for a
+    /// probe (RFC 9002 §6.2.4); returns whether there was any.
+    pub fn queue_unacked(&mut self) -> bool {
+        let gaps = self.acked.gaps_in(self.send_base..self.send_next);
+        let any = !gaps.is_empty();
+        for gap in gaps {
+            self.retransmit.insert(gap);
+        }
+        any
+    }
+
+    /// One past the highest offset received so far.
+    pub fn received_end(&self) -> u64 {
+        self.received_end
     }
 
     /// Buffers received CRYPTO bytes (RFC 9000 §19.6).
@@ -114,6 +137,7 @@ impl CryptoStream {
                 "CRYPTO data too far ahead",
             ));
         }
+        self.received_end = self.received_end.max(end);
         let (offset, data) = if offset < self.read_offset {
             let skip = (self.read_offset - offset) as usize;
             (self.read_offset, data.slice(skip..))
@@ -228,5 +252,66 @@ mod tests {
         assert!(s.sent_data.is_empty());
         s.on_lost(0, 10);
         assert_eq!(s.poll_transmit(10), None);
+    }
+
+    #[test]
+    fn crypto_retransmit_queue_has_no_duplicates() {
+        let mut s = CryptoStream::default();
+        s.write(&[7; 90]);
+        s.poll_transmit(1000);
+        // Lost, then queued again by two PTOs before anything went out.
+        s.on_lost(0, 90);
+        assert!(s.queue_unacked());
+        assert!(s.queue_unacked());
+        assert_eq!(
+            s.poll_transmit(1000).map(|(o, d)| (o, d.len())),
+            Some((0, 90))
+        );
+        assert_eq!(s.poll_transmit(1000), None);
+    }
+
+    #[test]
+    fn queue_unacked_repeats_only_what_is_unacknowledged() {
+        let mut s = CryptoStream::default();
+        s.write(b"0123456789");
+        assert!(!s.queue_unacked(), "nothing sent yet");
+        s.poll_transmit(10);
+        s.on_acked(3, 4);
+        assert!(s.has_unacked());
+        assert!(s.queue_unacked());
+        assert_eq!(s.poll_transmit(9).unwrap(), (0, Bytes::from_static(b"012")));
+        assert_eq!(s.poll_transmit(9).unwrap(), (7, Bytes::from_static(b"789")));
+        assert_eq!(s.poll_transmit(9), None);
+        s.on_acked(0, 3);
+        s.on_acked(7, 3);
+        assert!(!s.has_unacked());
+        assert!(!s.queue_unacked());
+    }
+
+    #[test]
+    fn data_acknowledged_while_queued_is_not_sent_again() {
+        let mut s = CryptoStream::default();
+        s.write(b"0123456789");
+        s.poll_transmit(10);
+        s.on_lost(0, 10);
+        // The "lost" packet's copy was acknowledged late.
+        s.on_acked(2, 5);
+        assert_eq!(s.poll_transmit(20).unwrap(), (0, Bytes::from_static(b"01")));
+        assert_eq!(
+            s.poll_transmit(20).unwrap(),
+            (7, Bytes::from_static(b"789"))
+        );
+        assert_eq!(s.poll_transmit(20), None);
+    }
+
+    #[test]
+    fn received_end_moves_only_on_bytes_past_it() {
+        let mut s = CryptoStream::default();
+        s.on_received(0, Bytes::from_static(b"abcd")).unwrap();
+        assert_eq!(s.received_end(), 4);
+        s.on_received(0, Bytes::from_static(b"abcd")).unwrap();
+        assert_eq!(s.received_end(), 4);
+        s.on_received(2, Bytes::from_static(b"cdef")).unwrap();
+        assert_eq!(s.received_end(), 6);
     }
 }

@@ -208,6 +208,7 @@ impl Connection {
             cc: config.congestion_control.build(max_datagram_size as u64),
             pacer: Pacer::new(),
             pto_count: 0,
+            flight_repeats: 0,
             loss_timer: None,
             streams: Streams::new(side, streams_config),
             timers: TimerTable::default(),
@@ -265,9 +266,11 @@ impl Connection {
         self.process_tls_output(now);
         self.maybe_accept_0rtt();
         // A resuming client's rustls reports the parameters remembered with
-        // the session ticket until EncryptedExtensions (Handshake space)
-        // brings the server's new ones: only those are authenticated here.
-        let fresh = self.side == Side::Server || space != SpaceId::Initial;
+        // the session ticket until it has read EncryptedExtensions. CRYPTO
+        // bytes in the Handshake space do not prove that (they may be a
+        // later part, arriving first); 1-RTT keys do, as they come with the
+        // server's Finished, which follows EncryptedExtensions.
+        let fresh = self.side == Side::Server || self.one_rtt.is_some();
         if self.peer_params.is_none()
             && fresh
             && let Some(raw) = self.tls.quic_transport_parameters()

@@ -240,6 +240,9 @@ pub struct Connection {
     cc: Box<dyn Controller>,
     pacer: Pacer,
     pto_count: u32,
+    /// Times the handshake data went out early on signs that the peer
+    /// lacks it (RFC 9002 §6.2.3), bounded by `MAX_FLIGHT_REPEATS`.
+    flight_repeats: u8,
     loss_timer: Option<LossTimer>,
     streams: Streams,
     timers: TimerTable,
@@ -662,3 +665,6 @@ impl std::fmt::Debug for Connection {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests;

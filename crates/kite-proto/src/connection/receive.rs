@@ -220,6 +220,9 @@ impl Connection {
                 DropReason::Undecryptable
             };
             self.trace_drop(now, Some(info.ty), None, size, reason);
+            if reason == DropReason::KeyUnavailable && space_id == SpaceId::Handshake {
+                self.on_handshake_packet_without_keys();
+            }
             if let Some(candidate) = tail
                 && self.is_peer_reset_token(&candidate)
             {
@@ -265,9 +268,13 @@ impl Connection {
         if payload.is_empty() {
             return Err(TransportError::protocol_violation("packet without frames"));
         }
+        let crypto_end = self.space(space_id).crypto.received_end();
         let ack_eliciting = self.process_frames(now, info.ty, space_id, pn, size, payload)?;
         if self.space(space_id).discarded {
             return Ok(());
+        }
+        if ack_eliciting {
+            self.maybe_repeat_flight(space_id, crypto_end);
         }
         let min_rtt = self.rtt.first_sample_time().map(|_| self.rtt.min_rtt());
         let acks = &mut self.space_mut(space_id).acks;

@@ -14,7 +14,19 @@ use crate::recovery::loss::{
     RttSnapshot, SpaceSummary, TimerInputs, TimerKind, detect_lost, loss_detection_timer,
 };
 use crate::recovery::sent::SentPacket;
+use crate::stream_id::Side;
 use crate::trace::{LossTrigger, PacketLost, TraceEvent};
+
+/// Probe packets sent when the PTO fires (RFC 9002 §6.2.4 allows two, and
+/// two survive a single loss).
+const PTO_PROBES: u8 = 2;
+
+/// How many times a connection sends its handshake data early, on signs
+/// that the peer lacks it (RFC 9002 §6.2.3 asks for a limit, so that two
+/// endpoints that cannot process each other's packets do not answer each
+/// other forever). Four covers the client's first two probe pairs, which
+/// at 30 % loss may each meet a lost server flight.
+pub(super) const MAX_FLIGHT_REPEATS: u8 = 4;
 
 impl Connection {
     /// An ACK frame arrived in `space` (RFC 9002 §A.7).
@@ -155,18 +167,28 @@ impl Connection {
         if let (Some(size), Some(mtu)) = (frames.mtu_probe, self.mtu.as_mut()) {
             mtu.on_probe_lost(size);
         }
-        for (offset, len) in frames.crypto {
+        self.queue_frames_again(space, &frames);
+    }
+
+    /// Queues what `frames` carried to be sent again: after a loss, or for
+    /// a probe. Whatever was acknowledged since is left out by the owners
+    /// (CRYPTO and stream ranges), and a frame already queued is not queued
+    /// twice.
+    fn queue_frames_again(&mut self, space: SpaceId, frames: &SentFrames) {
+        for &(offset, len) in &frames.crypto {
             self.space_mut(space).crypto.on_lost(offset, len);
         }
-        for chunk in frames.streams {
+        for chunk in &frames.streams {
             self.streams
                 .on_stream_lost(chunk.id, chunk.offset, chunk.len, chunk.fin);
         }
         for control in &frames.stream_controls {
             self.streams.on_control_lost(control);
         }
-        for control in frames.controls {
-            self.push_control(control);
+        for control in &frames.controls {
+            if !self.pending_controls.contains(control) {
+                self.push_control(control.clone());
+            }
         }
         if frames.handshake_done && !self.peer_validated_address_by_done() {
             self.handshake_done_pending = true;
@@ -277,16 +299,35 @@ impl Connection {
             TimerKind::Pto | TimerKind::AntiDeadlock => {
                 self.stats.pto_count += 1;
                 self.pto_count = self.pto_count.saturating_add(1);
-                let probes = if timer.kind == TimerKind::Pto { 2 } else { 1 };
+                let probes = if timer.kind == TimerKind::Pto {
+                    PTO_PROBES
+                } else {
+                    1
+                };
                 self.queue_probe(timer.space, probes);
                 self.trace_metrics(now);
-                // RFC 9002 §6.2.4: a PTO in the Initial space while Handshake
-                // data is also unacknowledged repairs both, coalesced.
-                if timer.space == SpaceId::Initial
-                    && self
-                        .space(SpaceId::Handshake)
-                        .sent
-                        .has_ack_eliciting_in_flight()
+                // RFC 9002 §6.2.4: probe the other spaces with data
+                // outstanding too, coalesced into the same datagrams: the
+                // peer may have keys for only one of them (a server's
+                // Initial and Handshake data; a client's Handshake and
+                // 1-RTT data before the handshake is confirmed, whose
+                // application PTO is not armed). Initial and Handshake data
+                // counts when unacknowledged, in flight or declared lost:
+                // a client that cannot open the server's Handshake packets
+                // needs the lost ServerHello, whatever PTO fired.
+                for other in SpaceId::ALL {
+                    if other != timer.space && self.has_outstanding_data(other) {
+                        self.queue_probe(other, probes);
+                    }
+                }
+                // RFC 9002 §6.2.2.1: a client with Handshake keys probes
+                // with a Handshake packet, even with nothing of its own to
+                // send there yet: it proves the client's address (RFC 9000
+                // §8.1), which lifts the limit of a server waiting at three
+                // times what it received with its flight unsent.
+                if self.side == Side::Client
+                    && !self.peer_validated_address
+                    && self.space(SpaceId::Handshake).keys.is_some()
                 {
                     self.queue_probe(SpaceId::Handshake, 1);
                 }
@@ -295,22 +336,144 @@ impl Connection {
         self.set_loss_detection_timer(now);
     }
 
-    /// Arms probes in `space` and queues its unacknowledged CRYPTO data
-    /// again, so the probe repairs the handshake rather than only pinging
-    /// (RFC 9002 §6.2.4).
+    /// Whether `space` has data the peer has not acknowledged: CRYPTO data
+    /// in the Initial and Handshake spaces, ack-eliciting 1-RTT packets in
+    /// flight in the application space once the handshake is complete.
+    fn has_outstanding_data(&self, space_id: SpaceId) -> bool {
+        let space = self.space(space_id);
+        if space.discarded {
+            return false;
+        }
+        match space_id {
+            // Before its handshake completes, a server's 1-RTT data would
+            // only spend its anti-amplification allowance.
+            SpaceId::Data => self.handshake_complete && space.sent.has_ack_eliciting_in_flight(),
+            _ => space.keys.is_some() && space.crypto.has_unacked(),
+        }
+    }
+
+    /// Arms `probes` probe packets in `space`. In the Initial and Handshake
+    /// spaces it queues the unacknowledged CRYPTO data again, so the first
+    /// probe repairs the handshake rather than only pinging (RFC 9002
+    /// §6.2.4); ranges already queued are not queued twice.
     fn queue_probe(&mut self, space_id: SpaceId, probes: u8) {
         let space = self.space_mut(space_id);
         if space.discarded || (space_id != SpaceId::Data && space.keys.is_none()) {
             return;
         }
-        space.probes_pending = probes;
-        let ranges: Vec<(u64, u64)> = space
-            .sent
+        space.probes_pending = space.probes_pending.max(probes);
+        if space_id == SpaceId::Data {
+            space.probe_cursor = None;
+        } else {
+            space.crypto.queue_unacked();
+        }
+    }
+
+    /// A probe packet of `space` is being built. RFC 9002 §6.2.4: probes
+    /// carry data when they can. New or lost data goes first; when there is
+    /// none, the probe carries unacknowledged data again rather than a bare
+    /// PING, so that each datagram of a probe pair repairs a loss on its
+    /// own: the CRYPTO data of an Initial or Handshake space; in the
+    /// application space what the oldest packets in flight carried (stream
+    /// data, HANDSHAKE_DONE, control frames), about a datagram's worth, the
+    /// second probe of a pair going on where the first stopped.
+    pub(super) fn fill_probe(&mut self, space_id: SpaceId) {
+        if space_id != SpaceId::Data {
+            let crypto = &mut self.space_mut(space_id).crypto;
+            if !crypto.has_data_to_send() {
+                crypto.queue_unacked();
+            }
+            return;
+        }
+        if self.has_application_data_to_send() {
+            return;
+        }
+        let cursor = self.space(SpaceId::Data).probe_cursor;
+        let mut picked = self.oldest_in_flight_after(cursor);
+        if picked.is_empty() && cursor.is_some() {
+            // Every packet in flight went out again: start over.
+            picked = self.oldest_in_flight_after(None);
+        }
+        if let Some(&(pn, _)) = picked.last() {
+            self.space_mut(SpaceId::Data).probe_cursor = Some(pn);
+        }
+        for (_, frames) in picked {
+            self.queue_frames_again(SpaceId::Data, &frames);
+        }
+    }
+
+    /// The oldest application packets in flight numbered above `after`
+    /// that carried something to send again, about one datagram's worth
+    /// (at least one packet).
+    fn oldest_in_flight_after(&self, after: Option<u64>) -> Vec<(u64, SentFrames)> {
+        let mut picked = Vec::new();
+        let mut size = 0;
+        let sent = &self.space(SpaceId::Data).sent;
+        for packet in sent
             .iter()
-            .flat_map(|p| p.payload.crypto.iter().copied())
-            .collect();
-        for (offset, len) in ranges {
-            space.crypto.on_lost(offset, len);
+            .filter(|p| p.payload.is_retransmittable() && after.is_none_or(|after| p.pn > after))
+        {
+            size += usize::from(packet.size);
+            if !picked.is_empty() && size > self.max_datagram_size {
+                break;
+            }
+            picked.push((packet.pn, packet.payload.clone()));
+        }
+        picked
+    }
+
+    /// Whether anything new or lost waits to go out in the application
+    /// space.
+    fn has_application_data_to_send(&self) -> bool {
+        self.space(SpaceId::Data).crypto.has_data_to_send()
+            || self.streams.has_stream_data()
+            || self.streams.has_pending_control()
+            || self.handshake_done_pending
+            || !self.pending_controls.is_empty()
+    }
+
+    /// An ack-eliciting packet of `space_id` was processed; `crypto_end` is
+    /// where its CRYPTO stream ended before. RFC 9002 §6.2.3: a server that
+    /// receives an Initial bringing no new CRYPTO data while its own is
+    /// unacknowledged can tell that the client lacks its flight, and sends
+    /// it again at once rather than on its backed-off PTO.
+    pub(super) fn maybe_repeat_flight(&mut self, space_id: SpaceId, crypto_end: u64) {
+        let initial = &self.space(SpaceId::Initial).crypto;
+        if self.side == Side::Server
+            && space_id == SpaceId::Initial
+            && initial.received_end() == crypto_end
+            && initial.has_unacked()
+        {
+            self.repeat_flight();
+        }
+    }
+
+    /// RFC 9002 §6.2.3: a client that receives a Handshake packet before it
+    /// has Handshake keys can tell that the server's Initial was lost. It
+    /// sends its Initial again at once; the server answers a repeated
+    /// ClientHello with its flight ([`Self::maybe_repeat_flight`]).
+    pub(super) fn on_handshake_packet_without_keys(&mut self) {
+        if self.side == Side::Client
+            && !self.space(SpaceId::Initial).discarded
+            && self.space(SpaceId::Handshake).keys.is_none()
+        {
+            self.repeat_flight();
+        }
+    }
+
+    /// Sends the unacknowledged Initial and Handshake data now, at most
+    /// [`MAX_FLIGHT_REPEATS`] times per connection. The probes bypass
+    /// congestion control as PTO probes do; a server's anti-amplification
+    /// limit still holds (RFC 9000 §8.1).
+    fn repeat_flight(&mut self) {
+        let pending = self.space(SpaceId::Initial).probes_pending > 0;
+        if pending || self.flight_repeats >= MAX_FLIGHT_REPEATS {
+            return;
+        }
+        self.flight_repeats += 1;
+        self.queue_probe(SpaceId::Initial, 1);
+        if self.space(SpaceId::Handshake).crypto.has_unacked() {
+            self.queue_probe(SpaceId::Handshake, 1);
         }
     }
 

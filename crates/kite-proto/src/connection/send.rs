@@ -367,6 +367,9 @@ impl Connection {
         if !can_send_data && !probing {
             return;
         }
+        if probing {
+            self.fill_probe(space_id);
+        }
         if space_id == SpaceId::Data && !zero_rtt {
             self.write_connection_controls(buf, b);
         }

@@ -44,6 +44,18 @@ pub struct SentFrames {
     pub mtu_probe: Option<usize>,
 }
 
+impl SentFrames {
+    /// Whether the packet carried anything that is sent again when lost
+    /// (an ACK, PING, PADDING or a path MTU probe is not).
+    pub fn is_retransmittable(&self) -> bool {
+        !self.crypto.is_empty()
+            || !self.streams.is_empty()
+            || !self.stream_controls.is_empty()
+            || !self.controls.is_empty()
+            || self.handshake_done
+    }
+}
+
 /// A piece of stream data sent in a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SentStreamChunk {
@@ -83,6 +95,9 @@ pub struct PacketSpace {
     pub sent: SentPackets<SentFrames>,
     /// Send an ack-eliciting probe in this space (PTO, RFC 9002 §6.2.4).
     pub probes_pending: u8,
+    /// The newest packet whose frames a probe of the current PTO has sent
+    /// again: the next probe repeats the packets after it.
+    pub probe_cursor: Option<u64>,
     /// Whether any packet of this space was successfully opened.
     pub any_received: bool,
     /// Whether the keys were discarded (RFC 9001 §4.9); nothing more is sent
@@ -99,6 +114,7 @@ impl PacketSpace {
             acks: AckTracker::new(id, ack_config),
             sent: SentPackets::new(),
             probes_pending: 0,
+            probe_cursor: None,
             any_received: false,
             discarded: false,
         }

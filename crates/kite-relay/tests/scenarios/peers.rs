@@ -300,15 +300,16 @@ impl ClientRun {
 }
 
 /// Runs `peer`'s echo client against `addr` with `streams` streams of `size`
-/// bytes, to completion or `deadline`.
+/// bytes and the `extra` flags, to completion or `deadline`.
 pub fn run_client(
     peer: Peer,
     addr: &str,
-    streams: u64,
-    size: u64,
+    (streams, size): (u64, u64),
+    extra: &[&str],
     deadline: Duration,
 ) -> ClientRun {
     let mut cmd = peer.command(Role::Client);
+    cmd.args(extra);
     let (k, n) = (streams.to_string(), size.to_string());
     cmd.args([
         "--connect",
