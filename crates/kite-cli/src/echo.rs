@@ -6,8 +6,14 @@
 //! `--resume` the client first makes a connection only to get a session
 //! ticket, then resumes and writes its streams as 0-RTT data, appending
 //! `zero_rtt_accepted=true|false`; a server with `--zero-rtt` accepts it.
+//! With `--conns C` the client holds C connections open at once
+//! (`echo_many`); with `--stats-ms` the server prints its live connection
+//! and task counts (`server_stats`), which a soak run watches return to zero.
 
+use crate::echo_many;
 use crate::endpoint::EndpointOptions;
+use crate::perf::parse_size;
+use crate::server_stats::StatsTicker;
 use crate::tickets::TicketWatch;
 use crate::tls::{self, DEFAULT_ALPN, Identity, SELF_SIGNED_NAME, Trust};
 use bytes::Bytes;
@@ -81,6 +87,16 @@ pub struct ServerArgs {
     /// (with ` retries=R` after `--retry`, ` early_streams=E` after `--zero-rtt`).
     #[arg(long, value_name = "M")]
     max_conns: Option<u64>,
+    /// Connections allowed in handshake or waiting to be accepted at once;
+    /// past it new ones are refused with CONNECTION_REFUSED (kite's default
+    /// is quic-go's accept queue, 32).
+    #[arg(long, value_name = "N", default_value_t = kite_proto::endpoint::DEFAULT_MAX_INCOMING as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_incoming: u64,
+    /// Every MS milliseconds (and once at start) print `stats
+    /// live_connections=L accepted=A ended=E tasks=T dropped_datagrams=D`.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    stats_ms: Option<u64>,
     /// Abandon a handshake after this many seconds without a packet from
     /// the peer (the whole handshake may take twice this); default 10.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -92,19 +108,33 @@ pub struct ServerArgs {
 pub struct ClientArgs {
     /// Server address, `host:port`.
     #[arg(long)]
-    connect: String,
+    pub(crate) connect: String,
     /// Name sent as SNI and checked against the server's certificate.
     #[arg(long, default_value = SELF_SIGNED_NAME)]
-    server_name: String,
+    pub(crate) server_name: String,
     /// ALPN protocol to offer.
     #[arg(long, default_value = DEFAULT_ALPN)]
-    alpn: String,
+    pub(crate) alpn: String,
     /// Bidirectional streams, all run at once.
     #[arg(long, default_value_t = 1, value_name = "K")]
-    streams: u64,
-    /// Bytes sent (and expected back) on each stream.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    size: u64,
+    pub(crate) streams: u64,
+    /// Bytes sent (and expected back) on each stream; digits with an
+    /// optional K, M, G or T (powers of 1024).
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = parse_size)]
+    pub(crate) size: u64,
+    /// Connections held open at once: all C handshakes first (each a full
+    /// one, as from C separate clients), then every connection runs its K
+    /// streams at the same time. Above 1, the result line counts the bytes of
+    /// all connections and adds `conns=C`, the handshakes' time, the
+    /// refusals met and recovery counters summed over the connections.
+    #[arg(long, default_value_t = 1, value_name = "C", conflicts_with = "resume",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) conns: u64,
+    /// With --conns: handshakes in progress at once; a handshake the server
+    /// refuses (CONNECTION_REFUSED) is tried again after a pause.
+    #[arg(long, default_value_t = echo_many::DEFAULT_CONCURRENCY, value_name = "H",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) concurrency: u64,
     /// Accept any server certificate (the handshake signature is still checked).
     #[arg(long, conflicts_with = "ca")]
     insecure: bool,
@@ -119,7 +149,7 @@ pub struct ClientArgs {
     /// Write a qlog file for the connection into this directory (default:
     /// `$QLOGDIR`, if set).
     #[arg(long, value_name = "DIR")]
-    qlog_dir: Option<PathBuf>,
+    pub(crate) qlog_dir: Option<PathBuf>,
     /// Abandon a handshake after this many seconds without a packet from
     /// the peer (the whole handshake may take twice this); default 10.
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -159,7 +189,10 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
         retry: args.retry,
         qlog_dir: args.qlog_dir,
     };
-    let (transport, retries) = options.bind(args.listen).await?;
+    let max_incoming = usize::try_from(args.max_incoming).unwrap_or(usize::MAX);
+    let (transport, retries) = options
+        .bind_with(args.listen, |config| config.max_incoming = max_incoming)
+        .await?;
     let listener = transport
         .listen(config)
         .map_err(|e| format!("listening on {}: {e}", args.listen))?;
@@ -173,17 +206,20 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
         .map_err(|e| format!("stdout: {e}"))?;
 
     let mut connections = JoinSet::new();
-    let mut ended = 0u64;
+    let (mut accepted, mut ended) = (0u64, 0u64);
     let early_streams = Arc::new(AtomicU64::new(0));
+    let mut stats = StatsTicker::new(args.stats_ms.map(Duration::from_millis));
     while args.max_conns.is_none_or(|max| ended < max) {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            conn = listener.accept() => match conn {
                 Some(conn) => {
+                    accepted += 1;
                     connections.spawn(serve_connection(conn, early_streams.clone()));
                 }
                 None => break,
             },
             Some(_) = connections.join_next() => ended += 1,
+            () = stats.tick() => stats.print(listener.transport(), accepted, ended),
         }
     }
     // Connections that ended still wait out their draining period (RFC 9000
@@ -202,13 +238,13 @@ pub async fn run_server(args: ServerArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one echo exchange and prints its result line.
+/// Runs one echo exchange (or, with `--conns`, one on each of many
+/// connections) and prints its result line.
 pub async fn run_client(args: ClientArgs) -> Result<(), String> {
-    let trust = match (&args.ca, args.insecure) {
-        (Some(ca), _) => Trust::from_pem_file(ca)?,
-        (None, true) => Trust::AnyCertificate,
-        (None, false) => return Err("no trust anchors: give --ca FILE, or --insecure".into()),
-    };
+    let trust = client_trust(&args)?;
+    if args.conns > 1 {
+        return echo_many::run(args, trust).await;
+    }
     let total = args
         .streams
         .checked_mul(args.size)
@@ -285,6 +321,15 @@ pub async fn run_client(args: ClientArgs) -> Result<(), String> {
     }
     println!("{line}");
     Ok(())
+}
+
+/// The certificates a client trusts: `--ca`'s, or any with `--insecure`.
+pub(crate) fn client_trust(args: &ClientArgs) -> Result<Trust, String> {
+    match (&args.ca, args.insecure) {
+        (Some(ca), _) => Trust::from_pem_file(ca),
+        (None, true) => Ok(Trust::AnyCertificate),
+        (None, false) => Err("no trust anchors: give --ca FILE, or --insecure".into()),
+    }
 }
 
 /// Echoes every bidirectional stream of `conn` until the connection ends,

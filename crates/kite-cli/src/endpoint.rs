@@ -68,7 +68,18 @@ impl EndpointOptions {
 
     /// A transport on a fresh UDP socket bound to `local`.
     pub async fn bind(&self, local: SocketAddr) -> Result<(Transport, Option<RetryCount>), String> {
-        let (config, retries) = self.config()?;
+        self.bind_with(local, |_| {}).await
+    }
+
+    /// [`bind`](Self::bind), with `adjust` changing the endpoint
+    /// configuration first (e.g. a command's own accept limit).
+    pub async fn bind_with(
+        &self,
+        local: SocketAddr,
+        adjust: impl FnOnce(&mut EndpointConfig),
+    ) -> Result<(Transport, Option<RetryCount>), String> {
+        let (mut config, retries) = self.config()?;
+        adjust(&mut config);
         let socket = tokio::net::UdpSocket::bind(local)
             .await
             .map_err(|e| format!("binding {local}: {e}"))?;

@@ -6,13 +6,17 @@
 //! against servers with `--zero-rtt` must report their 0-RTT data accepted.
 //! `--qlog-dir` and `QLOGDIR` must leave one parseable qlog file per
 //! connection end. `kite perf` against itself, quinn and aioquic is in
-//! `cli/perf.rs`; how the other peers are found and built, in `cli/peers.rs`.
+//! `cli/perf.rs`; how the other peers are found and built, in `cli/peers.rs`;
+//! the soak of many connections under a garbage flood, in `cli/soak.rs`.
 
 #[path = "cli/peers.rs"]
 mod peers;
 
 #[path = "cli/perf.rs"]
 mod perf;
+
+#[path = "cli/soak.rs"]
+mod soak;
 
 use peers::{
     DEADLINE, Done, MIB, Peer, Process, Role, Server, kite, notice, parse_echo_ok,

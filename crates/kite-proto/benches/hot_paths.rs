@@ -1,6 +1,8 @@
 //! Criterion benchmarks of kite-proto's per-packet hot paths: packet
 //! protection, frame encoding and decoding, ACK processing with many ranges,
-//! and stream reassembly. Run with `cargo bench -p kite-proto`.
+//! ACK processing and loss detection in steady state as the window grows
+//! (the cost per ACK must not grow with it), and stream reassembly. Run with
+//! `cargo bench -p kite-proto`.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,10 +14,11 @@ use kite_proto::crypto::{
 };
 use kite_proto::frame::{Ack, Frame, Frames, Stream};
 use kite_proto::packet::{PacketType, SpaceId};
+use kite_proto::recovery::loss::{RttSnapshot, detect_lost};
 use kite_proto::recovery::sent::{SentPacket, SentPackets};
 use kite_proto::{ConnectionId, Side, StreamId, Version};
 use std::hint::black_box;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Short header: first byte, 8-byte DCID, 4-byte packet number.
 const HEADER_LEN: usize = 1 + 8 + 4;
@@ -142,6 +145,63 @@ fn ack_processing(c: &mut Criterion) {
     let _ = SpaceId::Data;
 }
 
+fn sent(pn: u64, now: Instant) -> SentPacket<()> {
+    SentPacket {
+        pn,
+        time_sent: now,
+        size: 1200,
+        ack_eliciting: true,
+        in_flight: true,
+        payload: (),
+    }
+}
+
+/// One steady-state step with `window` packets in flight: two packets sent,
+/// an ACK whose one range reaches back to packet 0 (as a receiver's does
+/// before it sees its ACKs acknowledged) newly acknowledging the two oldest,
+/// then loss detection. O(1) per ACK: the time must not grow with `window`.
+fn ack_steady_state(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ack_steady_state");
+    let rtt = RttSnapshot {
+        latest_rtt: Duration::from_millis(20),
+        smoothed_rtt: Duration::from_millis(20),
+        rttvar: Duration::from_millis(5),
+        min_rtt: Duration::from_millis(20),
+        first_sample_time: None,
+    };
+    for window in [1_000u64, 10_000, 100_000] {
+        group.bench_with_input(
+            BenchmarkId::new("in_flight", window),
+            &window,
+            |b, &window| {
+                let now = Instant::now();
+                let mut packets: SentPackets<()> = SentPackets::new();
+                for pn in 0..window {
+                    packets.on_packet_sent(sent(pn, now));
+                }
+                let mut next = window;
+                b.iter(|| {
+                    for _ in 0..2 {
+                        packets.on_packet_sent(sent(next, now));
+                        next += 1;
+                    }
+                    let oldest = next - window - 2;
+                    let outcome = packets
+                        .on_ack_received([0..=oldest + 1], |p| {
+                            black_box(p);
+                        })
+                        .unwrap();
+                    let lost = detect_lost(&mut packets, now, &rtt, Duration::ZERO, |p| {
+                        black_box(p);
+                    });
+                    black_box((outcome, lost));
+                });
+            },
+        );
+    }
+    group.finish();
+}
+
 fn reassembly(c: &mut Criterion) {
     let chunk = Bytes::from(vec![1u8; 1100]);
     let mut group = c.benchmark_group("stream_reassembly");
@@ -168,6 +228,22 @@ fn reassembly(c: &mut Criterion) {
             }
         })
     });
+    // Every other chunk missing until the end, as after a burst of losses:
+    // 1000 holes held at once, then filled.
+    group.bench_function("holes_filled_1000_chunks", |b| {
+        b.iter(|| {
+            let mut asm = Assembler::new();
+            for i in (1..2000u64).step_by(2) {
+                let _ = asm.insert(i * 550, chunk.slice(..550));
+            }
+            for i in (0..2000u64).step_by(2) {
+                let _ = asm.insert(i * 550, chunk.slice(..550));
+                while let Some(data) = asm.pop(usize::MAX) {
+                    black_box(data);
+                }
+            }
+        })
+    });
     group.finish();
 }
 
@@ -176,6 +252,7 @@ criterion_group!(
     packet_protection,
     frames,
     ack_processing,
+    ack_steady_state,
     reassembly
 );
 criterion_main!(benches);

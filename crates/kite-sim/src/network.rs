@@ -6,7 +6,7 @@ use crate::rng::SimRng;
 use bytes::Bytes;
 use kite_proto::EcnCodepoint;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -107,6 +107,12 @@ pub struct Network {
     links: HashMap<(SocketAddr, SocketAddr), LinkConfig>,
     /// When each directed link's transmitter is next free (rate limiting).
     busy_until: HashMap<(SocketAddr, SocketAddr), Instant>,
+    /// Datagrams in arrival order `(at, seq)`, as long as each arrives no
+    /// earlier than the one scheduled before it: the usual case, a constant
+    /// delay, costs a push and a pop.
+    in_order: VecDeque<(u64, InFlight)>,
+    /// Datagrams that overtake the tail of `in_order` (reordering, a
+    /// shorter link), by `(at, seq)`, their payloads in `pending`.
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
     pending: HashMap<u64, InFlight>,
     next_seq: u64,
@@ -124,6 +130,7 @@ impl Network {
             default_link,
             links: HashMap::new(),
             busy_until: HashMap::new(),
+            in_order: VecDeque::new(),
             queue: BinaryHeap::new(),
             pending: HashMap::new(),
             next_seq: 0,
@@ -259,31 +266,54 @@ impl Network {
 
     /// When the next datagram arrives, if any is in flight.
     pub fn next_arrival(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse((at, _))| *at)
+        self.next_key().map(|(at, _)| at)
     }
 
     /// Takes the next datagram due at or before `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<InFlight> {
-        let Reverse((at, seq)) = *self.queue.peek()?;
+        let (at, seq) = self.next_key()?;
         if at > now {
             return None;
         }
-        self.queue.pop();
-        let datagram = self.pending.remove(&seq)?;
+        let datagram = match self.in_order.front() {
+            Some((front, _)) if *front == seq => self.in_order.pop_front().map(|(_, d)| d),
+            _ => {
+                self.queue.pop();
+                self.pending.remove(&seq)
+            }
+        }?;
         self.stats.delivered += 1;
         Some(datagram)
     }
 
     /// Datagrams still in flight.
     pub fn in_flight(&self) -> usize {
-        self.pending.len()
+        self.in_order.len() + self.pending.len()
+    }
+
+    /// `(at, seq)` of the next datagram to arrive: ties go to the one sent first.
+    fn next_key(&self) -> Option<(Instant, u64)> {
+        let fifo = self.in_order.front().map(|(seq, d)| (d.at, *seq));
+        let heap = self.queue.peek().map(|Reverse(key)| *key);
+        match (fifo, heap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn schedule(&mut self, datagram: InFlight) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queue.push(Reverse((datagram.at, seq)));
-        self.pending.insert(seq, datagram);
+        if self
+            .in_order
+            .back()
+            .is_none_or(|(_, last)| last.at <= datagram.at)
+        {
+            self.in_order.push_back((seq, datagram));
+        } else {
+            self.queue.push(Reverse((datagram.at, seq)));
+            self.pending.insert(seq, datagram);
+        }
     }
 
     fn in_blackhole(&self, now: Instant, link: &LinkConfig) -> bool {

@@ -38,8 +38,21 @@ pub struct Simulation {
     pub network: Network,
     /// The hosts.
     pub hosts: Vec<Host>,
+    /// Called with `true` before and `false` after each call the simulator
+    /// makes into kite-proto, so a test can attribute work (allocations,
+    /// time) to the protocol rather than to the simulated network.
+    pub proto_hook: Option<fn(bool)>,
     buf: Vec<u8>,
+    /// Received datagrams are copied into this and split off, as the
+    /// runtime does, so each is a shared slice of a larger allocation.
+    recv_pool: BytesMut,
+    /// Sent datagrams are copied into this on their way to the network.
+    send_pool: BytesMut,
 }
+
+/// Size of each allocation datagrams are packed into (the runtime's choice
+/// for received datagrams too).
+const POOL_CHUNK: usize = 256 * 1024;
 
 /// Index of the first host (the server in [`Simulation::pair`]).
 pub const SERVER: usize = 0;
@@ -65,7 +78,10 @@ impl Simulation {
             now,
             network,
             hosts,
+            proto_hook: None,
             buf: Vec::with_capacity(1500),
+            recv_pool: BytesMut::new(),
+            send_pool: BytesMut::new(),
         }
     }
 
@@ -102,6 +118,9 @@ impl Simulation {
             if done(self) {
                 return true;
             }
+            // What the application did in `done` goes out now, as a real
+            // runtime's write would wake the connection.
+            self.flush();
             let next = self.next_event();
             match next {
                 Some(at) if at <= end => self.now = self.now.max(at),
@@ -114,9 +133,10 @@ impl Simulation {
 
     /// Sends every datagram every connection has ready.
     fn flush(&mut self) {
+        let hook = self.proto_hook;
         for host in &mut self.hosts {
             for (handle, conn) in host.connections.iter_mut() {
-                while let Some(t) = conn.poll_transmit(self.now, &mut self.buf) {
+                while let Some(t) = in_proto(hook, || conn.poll_transmit(self.now, &mut self.buf)) {
                     if std::env::var_os("SIM_TRACE").is_some() {
                         eprintln!(
                             "{:>10.3?} {} -> {} {} bytes, first byte {:#04x}",
@@ -127,28 +147,27 @@ impl Simulation {
                             self.buf.first().copied().unwrap_or(0)
                         );
                     }
-                    self.network.send_ecn(
-                        self.now,
-                        host.addr,
-                        t.destination,
-                        Bytes::copy_from_slice(&self.buf[..t.size]),
-                        t.ecn,
-                    );
+                    let data = pooled(&mut self.send_pool, &self.buf[..t.size]).freeze();
+                    self.network
+                        .send_ecn(self.now, host.addr, t.destination, data, t.ecn);
                 }
-                while let Some(event) = conn.poll_endpoint_event() {
-                    if let Some(answer) = host.endpoint.handle_event(*handle, event) {
-                        conn.handle_event(answer);
+                in_proto(hook, || {
+                    while let Some(event) = conn.poll_endpoint_event() {
+                        if let Some(answer) = host.endpoint.handle_event(*handle, event) {
+                            conn.handle_event(answer);
+                        }
                     }
-                }
+                });
             }
         }
     }
 
     fn next_event(&mut self) -> Option<Instant> {
+        let hook = self.proto_hook;
         let mut next = self.network.next_arrival();
         for host in &mut self.hosts {
             for conn in host.connections.values_mut() {
-                if let Some(at) = conn.poll_timeout() {
+                if let Some(at) = in_proto(hook, || conn.poll_timeout()) {
                     next = Some(next.map_or(at, |n| n.min(at)));
                 }
             }
@@ -157,21 +176,26 @@ impl Simulation {
     }
 
     fn deliver(&mut self) {
+        let hook = self.proto_hook;
         while let Some(datagram) = self.network.pop_due(self.now) {
             let Some(host) = self.hosts.iter_mut().find(|h| h.addr == datagram.to) else {
                 continue;
             };
             let mut response = Vec::new();
-            match host.endpoint.handle_datagram(
-                self.now,
-                datagram.from,
-                datagram.ecn,
-                BytesMut::from(&datagram.data[..]),
-                &mut response,
-            ) {
+            let data = pooled(&mut self.recv_pool, &datagram.data);
+            let event = in_proto(hook, || {
+                host.endpoint.handle_datagram(
+                    self.now,
+                    datagram.from,
+                    datagram.ecn,
+                    data,
+                    &mut response,
+                )
+            });
+            match event {
                 Some(DatagramEvent::ConnectionEvent(handle, event)) => {
                     if let Some(conn) = host.connections.get_mut(&handle) {
-                        conn.handle_event(event);
+                        in_proto(hook, || conn.handle_event(event));
                     }
                 }
                 Some(DatagramEvent::NewConnection(handle, conn)) => {
@@ -192,10 +216,11 @@ impl Simulation {
     }
 
     fn fire_timers(&mut self) {
+        let hook = self.proto_hook;
         for host in &mut self.hosts {
             for conn in host.connections.values_mut() {
-                if conn.poll_timeout().is_some_and(|at| at <= self.now) {
-                    conn.handle_timeout(self.now);
+                if in_proto(hook, || conn.poll_timeout()).is_some_and(|at| at <= self.now) {
+                    in_proto(hook, || conn.handle_timeout(self.now));
                 }
             }
         }
@@ -210,6 +235,27 @@ impl Simulation {
         }
         out
     }
+}
+
+/// A copy of `datagram` split off `pool`, which grows by a chunk at a time.
+fn pooled(pool: &mut BytesMut, datagram: &[u8]) -> BytesMut {
+    if pool.capacity() < datagram.len() {
+        pool.reserve(POOL_CHUNK.max(datagram.len()));
+    }
+    pool.extend_from_slice(datagram);
+    pool.split()
+}
+
+/// Runs `f`, a call into kite-proto, between the hook's two calls.
+fn in_proto<R>(hook: Option<fn(bool)>, f: impl FnOnce() -> R) -> R {
+    if let Some(hook) = hook {
+        hook(true);
+    }
+    let result = f();
+    if let Some(hook) = hook {
+        hook(false);
+    }
+    result
 }
 
 impl Host {

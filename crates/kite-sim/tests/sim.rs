@@ -20,6 +20,9 @@ mod attacks;
 #[path = "sim/lossy_handshakes.rs"]
 mod lossy_handshakes;
 
+#[path = "sim/gso.rs"]
+mod gso;
+
 const ALPN: &[u8] = b"quic-echo-example";
 
 fn tls_configs() -> (ServerConfig, ClientConfig) {

@@ -1,7 +1,7 @@
-//! One connection's task: feeds it the datagrams the driver routed, serves its
-//! timers, sends what it has through the shared socket, passes its endpoint
-//! events to the endpoint, and wakes parked handles on its events. It ends
-//! when the connection is drained (RFC 9000 §10.2).
+//! One connection's task: feeds it the datagrams the driver left in its
+//! inbox, serves its timers, sends what it has through the shared socket,
+//! passes its endpoint events to the endpoint, and wakes parked handles on its
+//! events. It ends when the connection is drained (RFC 9000 §10.2).
 
 use crate::connection::{ConnShared, ConnState, Connection};
 use crate::transport::TransportShared;
@@ -10,7 +10,6 @@ use kite_proto::{ConnectionError, ConnectionEvent, Side, Transmit};
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 /// Datagrams sent in one go (counting each GSO segment) before the task
 /// yields to others, so one busy connection cannot hold a runtime thread.
@@ -20,11 +19,7 @@ const MAX_TRANSMIT_BURST: usize = 64;
 /// 1,500-byte Ethernet MTU's worth (the core grows the buffer if it needs to).
 const TRANSMIT_BUF_SIZE: usize = 1500;
 
-pub(crate) async fn run(
-    transport: Arc<TransportShared>,
-    conn: Arc<ConnShared>,
-    mut events: mpsc::Receiver<ConnectionEvent>,
-) {
+pub(crate) async fn run(transport: Arc<TransportShared>, conn: Arc<ConnShared>) {
     // Forgets the route even if the task is dropped mid-way (runtime shutdown).
     let _registration = Registration {
         transport: transport.clone(),
@@ -36,10 +31,9 @@ pub(crate) async fn run(
     };
     let timer = tokio::time::sleep_until(tokio::time::Instant::now());
     tokio::pin!(timer);
-    let mut received = None;
-    let mut events_open = true;
+    let mut received = Vec::new();
     loop {
-        let step = drive(&transport, &conn, &mut events, received.take(), &mut out);
+        let step = drive(&transport, &conn, &mut received, &mut out);
         if step.handshake_done {
             let handle = Connection::from_shared(conn.clone());
             if let Err(handle) = transport.offer_to_listener(handle) {
@@ -57,10 +51,6 @@ pub(crate) async fn run(
             timer.as_mut().reset(deadline.into());
         }
         tokio::select! {
-            event = events.recv(), if events_open => match event {
-                Some(event) => received = Some(event),
-                None => events_open = false,
-            },
             () = conn.task_woken() => {}
             () = &mut timer, if step.deadline.is_some() => {}
             writable = transport.socket.writable(), if out.pending.is_some() => {
@@ -90,17 +80,32 @@ struct Step {
 fn drive(
     transport: &TransportShared,
     conn: &ConnShared,
-    events: &mut mpsc::Receiver<ConnectionEvent>,
-    received: Option<ConnectionEvent>,
+    received: &mut Vec<ConnectionEvent>,
     out: &mut Outgoing,
 ) -> Step {
+    conn.take_inbox(received);
     let mut guard = conn.lock();
     let state = &mut *guard;
-    if let Some(event) = received {
+    let opened_before = state.inner.has_received_packets();
+    let had_input = !received.is_empty();
+    for event in received.drain(..) {
         state.inner.handle_event(event);
     }
-    while let Ok(event) = events.try_recv() {
-        state.inner.handle_event(event);
+    // A server connection's first datagram is opened here, not in the
+    // endpoint (Transport::with_config defers it); one that opened nothing
+    // was forged or corrupt and leaves no state (RFC 9001 §5.3).
+    if had_input
+        && !opened_before
+        && state.inner.side() == Side::Server
+        && !state.inner.has_received_packets()
+    {
+        transport.lock().endpoint.abandon(conn.handle);
+        return Step {
+            deadline: None,
+            handshake_done: false,
+            more_to_send: false,
+            drained: true,
+        };
     }
     let now = Instant::now();
     if state.inner.poll_timeout().is_some_and(|t| t <= now) {
@@ -164,7 +169,7 @@ impl Outgoing {
             let transmit = match self.pending.take() {
                 Some(t) => t,
                 None => {
-                    let max = socket.max_send_datagrams();
+                    let max = socket.max_send_datagrams(inner.max_datagram_size());
                     match inner.poll_transmit_batch(now, max, &mut self.buf) {
                         Some(t) => t,
                         None => return false,

@@ -5,7 +5,9 @@
 
 use crate::error::ClosedStream;
 use crate::{RecvStream, SendStream};
-use kite_proto::{ConnectionError, ConnectionHandle, ConnectionStats, Dir, Event, Side, StreamId};
+use kite_proto::{
+    ConnectionError, ConnectionEvent, ConnectionHandle, ConnectionStats, Dir, Event, Side, StreamId,
+};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
@@ -16,10 +18,20 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 use tokio::sync::Notify;
 
+/// Datagrams queued for one connection task before the driver drops more.
+/// quic-go queues 256 undecrypted packets per connection; a drop past that is
+/// a loss the peer recovers from, while an unbounded queue would let a flood
+/// grow memory without limit.
+const INBOX_LIMIT: usize = 256;
+
 /// What a connection's task, its handles and its streams share.
 pub(crate) struct ConnShared {
     state: Mutex<ConnState>,
-    /// Wakes the connection task: a handle did something that may need sending.
+    /// Datagrams the driver routed here, not yet handed to the connection.
+    /// Apart from `state` so the driver never waits on the application.
+    inbox: Mutex<Vec<ConnectionEvent>>,
+    /// Wakes the connection task: datagrams arrived, or a handle did
+    /// something that may need sending.
     task_wake: Notify,
     /// The endpoint's name for this connection.
     pub(crate) handle: ConnectionHandle,
@@ -61,6 +73,7 @@ impl ConnShared {
                 acceptors: [Vec::new(), Vec::new()],
                 state_waiters: Vec::new(),
             }),
+            inbox: Mutex::new(Vec::new()),
             task_wake: Notify::new(),
             handle,
         }
@@ -70,6 +83,26 @@ impl ConnShared {
     /// (the protocol core has no invariants spanning a panic), so poisoning is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues routed datagrams for the task (`events` is left empty), as
+    /// many as fit. Returns whether the task must be woken for them (the
+    /// inbox was empty: nothing else will wake it) and how many were dropped.
+    pub(crate) fn deliver(&self, events: &mut Vec<ConnectionEvent>) -> (bool, usize) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = inbox.is_empty();
+        let room = INBOX_LIMIT.saturating_sub(inbox.len());
+        let dropped = events.len().saturating_sub(room);
+        events.truncate(room);
+        inbox.append(events);
+        (was_empty && !inbox.is_empty(), dropped)
+    }
+
+    /// Moves everything in the inbox to `into` (empty), swapping buffers so
+    /// both keep their allocations.
+    pub(crate) fn take_inbox(&self, into: &mut Vec<ConnectionEvent>) {
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *inbox, into);
     }
 
     /// Asks the task to drive the connection (send, rearm timers).

@@ -3,9 +3,10 @@
 //! stateless reset) and routes the rest to connection tasks. It owns no
 //! connection; it ends when nothing uses the transport any more.
 
-use crate::transport::TransportShared;
+use crate::connection::ConnShared;
+use crate::transport::{EndpointState, TransportShared};
 use crate::udp::{Datagram, RecvBuffers};
-use kite_proto::DatagramEvent;
+use kite_proto::{ConnectionEvent, ConnectionHandle, DatagramEvent};
 use std::io;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +15,8 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
     let mut recv_bufs = RecvBuffers::new();
     let mut response_buf = Vec::new();
     let mut batch = Vec::new();
+    let mut run = Run::default();
+    let mut to_wake = Vec::new();
     loop {
         if shared.lock().is_unused() {
             break;
@@ -54,10 +57,18 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
             {
                 None => {}
                 Some(DatagramEvent::ConnectionEvent(handle, event)) => {
-                    shared.route(&state, handle, event)
+                    if run.handle != Some(handle) {
+                        to_wake.extend(run.flush(&shared, &state));
+                        run.handle = Some(handle);
+                    }
+                    run.events.push(event);
                 }
                 Some(DatagramEvent::NewConnection(handle, conn)) => {
                     shared.spawn_connection(&mut state, handle, conn);
+                    // Its first datagram, still unprocessed: the task opens it.
+                    to_wake.extend(run.flush(&shared, &state));
+                    let mut first = state.endpoint.take_pending_events(handle);
+                    to_wake.extend(shared.route(&state, handle, &mut first));
                 }
                 Some(DatagramEvent::Response(transmit)) => {
                     let data = response_buf.get(..transmit.size).unwrap_or(&response_buf);
@@ -69,6 +80,35 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
                 }
             }
         }
+        to_wake.extend(run.flush(&shared, &state));
+        drop(state);
+        // One wake per connection per batch, not per datagram: each is a
+        // cross-thread handoff.
+        for conn in to_wake.drain(..) {
+            conn.wake_task();
+        }
     }
     tracing::trace!("transport driver stopped");
+}
+
+/// Consecutive datagrams of one read for the same connection (in a bulk
+/// transfer, the whole read): delivered under one lock of its inbox, so the
+/// task never starts on half of them.
+#[derive(Default)]
+struct Run {
+    handle: Option<ConnectionHandle>,
+    events: Vec<ConnectionEvent>,
+}
+
+impl Run {
+    /// Delivers the run, leaving it empty; returns the connection if its
+    /// task needs a wake.
+    fn flush(
+        &mut self,
+        shared: &TransportShared,
+        state: &EndpointState,
+    ) -> Option<Arc<ConnShared>> {
+        let handle = self.handle.take()?;
+        shared.route(state, handle, &mut self.events)
+    }
 }

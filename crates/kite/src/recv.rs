@@ -101,6 +101,7 @@ impl RecvStream {
             return Poll::Ready(Ok(None));
         }
         let mut state = self.conn.lock();
+        let had_work = state.inner.has_stream_work();
         let result = match state.inner.read(self.id, max) {
             Ok(Some(data)) => Ok(Some(data)),
             Ok(None) => {
@@ -122,9 +123,12 @@ impl RecvStream {
             Err(kite_proto::ReadError::ClosedStream) => Err(ReadError::ClosedStream),
             Err(kite_proto::ReadError::ConnectionLost(e)) => Err(ReadError::ConnectionLost(e)),
         };
+        let new_work = !had_work && state.inner.has_stream_work();
         drop(state);
-        if matches!(result, Ok(Some(_))) {
-            // Reading frees receive window the peer may be waiting for (MAX_STREAM_DATA).
+        // Reading may have queued a window update (MAX_STREAM_DATA,
+        // MAX_DATA) the peer waits for; most reads queue nothing, and then
+        // the task is left asleep.
+        if new_work {
             self.conn.wake_task();
         }
         Poll::Ready(result)

@@ -125,6 +125,7 @@ impl SendStream {
         if let Some(error) = &state.error {
             return Poll::Ready(Err(WriteError::ConnectionLost(error.clone())));
         }
+        let had_work = state.inner.has_stream_work();
         let result = match write(&mut state.inner, self.id) {
             Ok(n) => Ok(n),
             Err(kite_proto::WriteError::Blocked) => {
@@ -135,8 +136,11 @@ impl SendStream {
             Err(kite_proto::WriteError::ClosedStream) => Err(WriteError::ClosedStream),
             Err(kite_proto::WriteError::ConnectionLost(e)) => Err(WriteError::ConnectionLost(e)),
         };
+        let new_work = !had_work && state.inner.has_stream_work();
         drop(state);
-        if result.is_ok() {
+        // Waking the task is a cross-thread handoff; while it has queued data
+        // it sends this with it, so only the first write after it ran dry wakes it.
+        if new_work {
             self.conn.wake_task();
         }
         Poll::Ready(result)

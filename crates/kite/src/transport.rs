@@ -21,12 +21,6 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::{Notify, mpsc};
 
-/// Datagrams queued for one connection task before the driver drops more.
-/// quic-go queues 256 undecrypted packets per connection; a drop past that is
-/// a loss the peer recovers from, while an unbounded queue would let a flood
-/// grow memory without limit.
-const CONNECTION_EVENT_QUEUE: usize = 256;
-
 /// Handshaken connections waiting in [`Listener::accept`]'s queue; past this
 /// the server closes new ones. quic-go's accept queue holds 32.
 const ACCEPT_QUEUE: usize = 32;
@@ -40,7 +34,7 @@ pub(crate) struct TransportShared {
     state: Mutex<EndpointState>,
     /// Wakes the driver to check whether it may stop.
     pub(crate) driver_wake: Notify,
-    /// Datagrams dropped because their connection's queue was full.
+    /// Datagrams dropped because their connection's inbox was full.
     dropped_datagrams: AtomicU64,
 }
 
@@ -50,8 +44,8 @@ pub(crate) struct TransportShared {
 /// this one; nothing takes a connection's lock while holding this one.
 pub(crate) struct EndpointState {
     pub(crate) endpoint: Endpoint,
-    /// Where to send each live connection's routed datagrams.
-    routes: HashMap<usize, mpsc::Sender<ConnectionEvent>>,
+    /// Where to deliver each live connection's routed datagrams.
+    routes: HashMap<usize, Arc<ConnShared>>,
     /// Connection tasks still running.
     live_connections: usize,
     /// `Transport` clones and listeners; with no connections left, zero stops the driver.
@@ -72,34 +66,38 @@ impl TransportShared {
         handle: ConnectionHandle,
         conn: Box<kite_proto::Connection>,
     ) -> Arc<ConnShared> {
-        let (tx, rx) = mpsc::channel(CONNECTION_EVENT_QUEUE);
-        state.routes.insert(handle.0, tx);
-        state.live_connections += 1;
         let shared = Arc::new(ConnShared::new(conn, handle));
-        tokio::spawn(conn_task::run(self.clone(), shared.clone(), rx));
+        state.routes.insert(handle.0, shared.clone());
+        state.live_connections += 1;
+        tokio::spawn(conn_task::run(self.clone(), shared.clone()));
         shared
     }
 
-    /// Hands a routed datagram to its connection's task, dropping it when the
-    /// task's queue is full.
+    /// Moves routed datagrams (`events`, left empty) to their connection's
+    /// inbox, dropping what does not fit. Returns the connection when its
+    /// task needs a wake, which the caller gives once the whole read is routed.
     pub(crate) fn route(
         &self,
         state: &EndpointState,
         handle: ConnectionHandle,
-        event: ConnectionEvent,
-    ) {
-        let Some(tx) = state.routes.get(&handle.0) else {
-            return;
+        events: &mut Vec<ConnectionEvent>,
+    ) -> Option<Arc<ConnShared>> {
+        // No route: the task ended; the endpoint forgets the connection soon.
+        let Some(conn) = state.routes.get(&handle.0) else {
+            events.clear();
+            return None;
         };
-        match tx.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.dropped_datagrams.fetch_add(1, Ordering::Relaxed);
-                tracing::trace!(handle = handle.0, "connection queue full, datagram dropped");
-            }
-            // The task is ending; the endpoint forgets the connection soon.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        let (wake, dropped) = conn.deliver(events);
+        if dropped > 0 {
+            self.dropped_datagrams
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+            tracing::trace!(
+                handle = handle.0,
+                dropped,
+                "connection inbox full, datagrams dropped"
+            );
         }
+        wake.then(|| conn.clone())
     }
 
     /// Called when a connection task ends: forgets its route and lets the
@@ -190,10 +188,14 @@ impl Transport {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn with_config(socket: UdpSocket, config: EndpointConfig) -> Transport {
+        let mut endpoint = Endpoint::new(config, None);
+        // A new connection's ClientHello is processed in its own task, not
+        // in the driver under the endpoint lock (see conn_task::drive).
+        endpoint.set_defer_first_datagram(true);
         let shared = Arc::new(TransportShared {
             socket: Socket::new(socket),
             state: Mutex::new(EndpointState {
-                endpoint: Endpoint::new(config, None),
+                endpoint,
                 routes: HashMap::new(),
                 live_connections: 0,
                 user_refs: 1,
@@ -291,7 +293,7 @@ impl Transport {
         self.shared.lock().live_connections
     }
 
-    /// Datagrams dropped because their connection's queue was full.
+    /// Datagrams dropped because their connection's inbox was full.
     pub fn dropped_datagrams(&self) -> u64 {
         self.shared.dropped_datagrams.load(Ordering::Relaxed)
     }

@@ -18,7 +18,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -171,18 +171,31 @@ pub struct Process {
     seen: Vec<String>,
     stderr: Arc<Mutex<String>>,
     stderr_reader: Option<thread::JoinHandle<()>>,
+    /// The child's stdin, when spawned with one; dropped by `close_stdin`.
+    stdin: Option<ChildStdin>,
 }
 
 impl Process {
     /// Spawns `cmd` with piped stdout and stderr; reader threads drain both, so
     /// a chatty child never blocks on a full pipe.
-    pub fn spawn(mut cmd: Command) -> Process {
-        cmd.stdin(Stdio::null())
+    pub fn spawn(cmd: Command) -> Process {
+        Process::spawn_with(cmd, Stdio::null())
+    }
+
+    /// [`spawn`](Self::spawn), with the child's stdin a pipe that stays open
+    /// until [`close_stdin`](Self::close_stdin): end of input tells it to stop.
+    pub fn spawn_with_stdin(cmd: Command) -> Process {
+        Process::spawn_with(cmd, Stdio::piped())
+    }
+
+    fn spawn_with(mut cmd: Command, stdin: Stdio) -> Process {
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take();
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -211,7 +224,18 @@ impl Process {
             seen: Vec::new(),
             stderr,
             stderr_reader,
+            stdin,
         }
+    }
+
+    /// Closes the child's stdin (see [`spawn_with_stdin`](Self::spawn_with_stdin)).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// The child's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The next stdout line, failing the test past `DEADLINE`.
@@ -228,6 +252,16 @@ impl Process {
                     self.stderr_text()
                 )
             }
+        }
+    }
+
+    /// Kills the child and waits for it to exit; all it wrote on stderr is
+    /// then in [`stderr_text`](Self::stderr_text).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
         }
     }
 
@@ -266,7 +300,8 @@ impl Process {
         self.seen.join("\n")
     }
 
-    /// What the child wrote on stderr so far.
+    /// What the child wrote on stderr: all of it once it has exited, before
+    /// that nothing (the pipe is read to its end in one go).
     pub fn stderr_text(&self) -> String {
         self.stderr
             .lock()
@@ -303,6 +338,17 @@ impl Server {
         Server { process, addr }
     }
 
+    /// The server's next stdout line (after the first), failing the test
+    /// past [`DEADLINE`].
+    pub fn next_line(&mut self) -> String {
+        self.process.next_line()
+    }
+
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// For a server started with `--max-conns M`: waits for its exit and
     /// returns M from its `done conns=M ...` line.
     pub fn wait_done(self) -> u64 {
@@ -331,7 +377,14 @@ impl Server {
         }
     }
 
-    /// What the server wrote on stderr so far.
+    /// Kills the server; returns all it wrote on stderr.
+    pub fn kill(mut self) -> String {
+        self.process.kill();
+        self.process.stderr_text()
+    }
+
+    /// What the server wrote on stderr, once it has exited (see
+    /// [`Process::stderr_text`]).
     pub fn stderr_text(&self) -> String {
         self.process.stderr_text()
     }

@@ -223,6 +223,7 @@ impl Connection {
             error: None,
             scratch: Vec::new(),
             tracer: None,
+            deferred_tracer: None,
             awaiting_client_hello: false,
             queued_datagrams: 0,
             ecn: Default::default(),

@@ -24,8 +24,10 @@ mod crypto_stream;
 mod ecn;
 mod events;
 mod handshake;
+mod inline_list;
 mod mtu;
 mod observe;
+pub(crate) use observe::DeferredTracer;
 mod receive;
 mod recovery;
 mod send;
@@ -269,6 +271,9 @@ pub struct Connection {
     queued_datagrams: usize,
     /// Where events go (qlog, logs); `None` builds no events at all.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
+    /// A tracer to create once the first packet decrypts (server side), so
+    /// forged Initials open no qlog files.
+    deferred_tracer: Option<observe::DeferredTracer>,
     /// The state last reported to the tracer.
     traced_state: Option<crate::trace::ConnectionState>,
     /// The recovery metrics last reported to the tracer.
@@ -445,6 +450,15 @@ impl Connection {
         self.key_update.forced = true;
     }
 
+    /// Whether stream frames wait to be sent: data that may go now, or
+    /// control frames such as flow-control updates. An I/O layer can check it
+    /// around a read or write: only when it turns true did the call give the
+    /// sender new work; while it stays true, the sender already has some and
+    /// runs again when acknowledgements, timers or credit let it.
+    pub fn has_stream_work(&self) -> bool {
+        self.streams.has_pending_control() || self.streams.has_stream_data()
+    }
+
     // ---- getters --------------------------------------------------------
 
     /// Whether the handshake is still running.
@@ -460,6 +474,12 @@ impl Connection {
     /// Whether the connection is completely finished.
     pub fn is_drained(&self) -> bool {
         matches!(self.state, State::Drained)
+    }
+
+    /// The largest UDP payload the connection sends now (grows with path MTU
+    /// discovery): the segment size of full GSO batches.
+    pub fn max_datagram_size(&self) -> usize {
+        self.max_datagram_size
     }
 
     /// The peer's address.
@@ -498,7 +518,7 @@ impl Connection {
     }
 
     /// Whether any packet was opened on this connection.
-    pub(crate) fn has_received_packets(&self) -> bool {
+    pub fn has_received_packets(&self) -> bool {
         self.spaces.iter().any(|s| s.any_received)
     }
 

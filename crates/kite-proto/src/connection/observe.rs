@@ -2,15 +2,24 @@
 //! event is built only when a tracer is installed, at the place where the
 //! decision is made (STYLE: trace where it is decided).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Connection, ConnectionError};
+use crate::cid::ConnectionId;
 use crate::packet::{PacketType, SpaceId};
 use crate::trace::{
     CloseError, CloseTrigger, ConnectionClosed, ConnectionState, DropReason, Initiator,
     KeyDirection, KeyEvent, KeyLevel, KeyTrigger, PacketDropped, ParametersSet, RecoveryMetrics,
-    StateChanged, TraceEvent, Tracer,
+    StateChanged, TraceEvent, Tracer, TracerFactory,
 };
+
+/// What is needed to create a connection's tracer later.
+pub(crate) struct DeferredTracer {
+    pub(crate) factory: Arc<dyn TracerFactory>,
+    pub(crate) side: crate::Side,
+    pub(crate) original_dcid: ConnectionId,
+}
 
 impl Connection {
     /// Installs a tracer and reports what is already known: our
@@ -31,6 +40,25 @@ impl Connection {
             ConnectionState::HandshakeStarted
         };
         self.trace_state(now, new);
+    }
+
+    /// Creates the tracer only when the first packet decrypts: a flood of
+    /// forged Initials would otherwise create a qlog file each.
+    pub(crate) fn defer_tracer(&mut self, deferred: DeferredTracer) {
+        self.deferred_tracer = Some(deferred);
+    }
+
+    /// Called on every packet that decrypted; installs a deferred tracer.
+    pub(super) fn start_deferred_tracer(&mut self, now: Instant) {
+        let Some(deferred) = self.deferred_tracer.take() else {
+            return;
+        };
+        if let Some(tracer) = deferred
+            .factory
+            .new_connection(deferred.side, &deferred.original_dcid)
+        {
+            self.set_tracer(now, tracer);
+        }
     }
 
     /// Whether events are being recorded (so callers skip building them).

@@ -232,6 +232,7 @@ impl Connection {
             }
             return Ok(());
         };
+        self.start_deferred_tracer(now);
         let first_byte = packet.first().copied().unwrap_or(0);
         let reserved = if info.ty == PacketType::OneRtt {
             SHORT_RESERVED_BITS
@@ -275,10 +276,12 @@ impl Connection {
         if ack_eliciting {
             self.maybe_repeat_flight(space_id, crypto_end);
         }
-        let _ = self
-            .space_mut(space_id)
-            .acks
-            .on_packet_received(now, pn, ack_eliciting, ecn);
+        let min_rtt = self.rtt.first_sample_time().map(|_| self.rtt.min_rtt());
+        let acks = &mut self.space_mut(space_id).acks;
+        if let Some(min_rtt) = min_rtt {
+            acks.set_min_rtt(min_rtt);
+        }
+        let _ = acks.on_packet_received(now, pn, ack_eliciting, ecn);
         self.update_ack_timer();
         self.sent_ack_eliciting_since_receive = false;
         if matches!(self.state, State::Handshake | State::Established) {

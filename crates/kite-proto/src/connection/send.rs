@@ -28,6 +28,11 @@ const MIN_PACKET_ROOM: usize = 64;
 /// Room a STREAM frame header can take at most: type, 8-byte ID, offset and
 /// length varints.
 const STREAM_HEADER_MAX: usize = 1 + 8 + 8 + 4;
+/// A datagram this close to its size limit is padded to it when sending in
+/// GSO batches, whose segments must all be of one size: a packet full of
+/// stream data ends short by up to the unused part of the STREAM header
+/// reserve.
+const GSO_PAD_SLACK: usize = STREAM_HEADER_MAX;
 /// The ACK delay exponent we advertise (the RFC default, RFC 9000 §18.2).
 const ACK_DELAY_EXPONENT: u32 = 3;
 
@@ -94,12 +99,15 @@ impl Connection {
         }
         let ecn = self.ecn.should_mark();
         self.marking = ecn;
-        let first = self.write_datagram(now, buf)?;
+        // Batching pads nearly full datagrams to the full size, so that
+        // datagrams cut short by the STREAM header reserve still form a batch.
+        let batching = max_datagrams > 1;
+        let first = self.write_datagram(now, buf, batching)?;
         let mut segments = 1;
         if first == self.max_datagram_size {
             while segments < max_datagrams {
                 let before = buf.len();
-                match self.write_datagram(now, buf) {
+                match self.write_datagram(now, buf, true) {
                     Some(len) => {
                         segments += 1;
                         if len < first {
@@ -157,8 +165,9 @@ impl Connection {
         })
     }
 
-    /// Appends one datagram to `buf`; returns its length.
-    fn write_datagram(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+    /// Appends one datagram to `buf`; returns its length. With `pad_full`,
+    /// a datagram within [`GSO_PAD_SLACK`] of the size limit is padded to it.
+    fn write_datagram(&mut self, now: Instant, buf: &mut Vec<u8>, pad_full: bool) -> Option<usize> {
         let base = buf.len();
         let allowance = self.amplification_allowance();
         if allowance < MIN_UDP_PAYLOAD as u64 {
@@ -213,12 +222,13 @@ impl Connection {
         // RFC 9000 §14.1: clients pad every datagram with an Initial; servers
         // those with an ack-eliciting Initial.
         let pad = has_initial && (self.side == Side::Client || initial_ack_eliciting);
-        self.finish_packet(
-            now,
-            buf,
-            b,
-            pad.then_some(base + MIN_UDP_PAYLOAD.min(max_size)),
-        );
+        let nearly_full = pad_full && buf.len() + TAG_LEN + GSO_PAD_SLACK >= end;
+        let pad_to = if nearly_full {
+            Some(end)
+        } else {
+            pad.then_some(base + MIN_UDP_PAYLOAD.min(max_size))
+        };
+        self.finish_packet(now, buf, b, pad_to);
         if sent_handshake && self.side == Side::Client {
             // RFC 9001 §4.9.1: a client drops Initial keys once it sends a
             // Handshake packet.
@@ -513,29 +523,29 @@ impl Connection {
             else {
                 return;
             };
-            let Some((id, chunk)) = self.streams.poll_stream_data(max) else {
+            let Some((id, range)) = self.streams.poll_stream_range(max) else {
                 return;
             };
             StreamFrameHeader {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len(),
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len,
+                fin: range.fin,
                 has_length: true,
             }
             .encode(buf);
-            buf.put_slice(&chunk.data);
+            self.streams.write_stream_data(id, &range, buf);
             b.note(|| FrameSummary::Stream {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len(),
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len,
+                fin: range.fin,
             });
             b.frames.streams.push(SentStreamChunk {
                 id,
-                offset: chunk.offset,
-                len: chunk.data.len() as u64,
-                fin: chunk.fin,
+                offset: range.offset,
+                len: range.len as u64,
+                fin: range.fin,
             });
             b.ack_eliciting = true;
         }

@@ -9,8 +9,21 @@ use crate::recovery::sent::SentPackets;
 use crate::stream_id::StreamId;
 
 use super::crypto_stream::CryptoStream;
+use super::inline_list::InlineList;
+use crate::connection::streams::StreamControl;
+
+/// STREAM chunks a sent packet records without allocating: a full packet
+/// of one stream carries one, a packet where one write ends and the next
+/// begins, or two streams share, carries two.
+const INLINE_STREAM_CHUNKS: usize = 2;
+/// Stream control frames a sent packet records without allocating: flow
+/// control updates come one or two at a time.
+const INLINE_STREAM_CONTROLS: usize = 2;
 
 /// What one sent packet carried that matters when it is acknowledged or lost.
+/// The frames of the data path are kept inline, so recording a packet does
+/// not allocate; the handshake's and rare control frames use `Vec`s, which
+/// allocate only when used.
 #[derive(Debug, Default, Clone)]
 pub struct SentFrames {
     /// Largest packet number our ACK frame in it covered.
@@ -18,9 +31,9 @@ pub struct SentFrames {
     /// CRYPTO ranges `(offset, len)`.
     pub crypto: Vec<(u64, u64)>,
     /// STREAM chunks.
-    pub streams: Vec<SentStreamChunk>,
+    pub streams: InlineList<SentStreamChunk, INLINE_STREAM_CHUNKS>,
     /// Stream control frames (limits, blocked, resets, stop sending).
-    pub stream_controls: Vec<crate::connection::streams::StreamControl>,
+    pub stream_controls: InlineList<StreamControl, INLINE_STREAM_CONTROLS>,
     /// Connection-level control frames to repeat on loss.
     pub controls: Vec<ControlFrame>,
     /// A HANDSHAKE_DONE frame (RFC 9000 §19.20), repeated until acknowledged.

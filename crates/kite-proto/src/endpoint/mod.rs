@@ -7,6 +7,7 @@
 //! lives wherever its driver keeps it and talks back through
 //! [`EndpointEvent`]s.
 
+mod retired;
 mod stateless;
 
 use bytes::{Bytes, BytesMut};
@@ -143,7 +144,8 @@ pub struct ConnectionHandle(pub usize);
 pub enum DatagramEvent {
     /// It belongs to an existing connection: hand the event to it.
     ConnectionEvent(ConnectionHandle, ConnectionEvent),
-    /// A new incoming connection, already fed its first datagram.
+    /// A new incoming connection, already fed its first datagram (unless
+    /// [`Endpoint::set_defer_first_datagram`] is on).
     NewConnection(ConnectionHandle, Box<Connection>),
     /// A stateless answer written into the response buffer: send it.
     Response(Transmit),
@@ -177,11 +179,16 @@ pub struct Endpoint {
     wall_clock: Option<(Instant, u64)>,
     /// Original DCIDs of handshakes already confirmed, and when, so that a
     /// replayed first Initial does not start another handshake.
-    retired_odcids: HashMap<ConnectionId, Instant>,
+    retired_odcids: retired::RetiredOdcids,
     /// 0-RTT datagrams that came before their Initial, by destination CID.
     early_queues: HashMap<ConnectionId, EarlyQueue>,
     /// Where drops before any connection exists are reported.
     tracer: Option<Box<dyn crate::trace::Tracer>>,
+    /// New server connections come back before their first datagram is
+    /// processed (see [`Endpoint::set_defer_first_datagram`]).
+    defer_first_datagram: bool,
+    /// The first datagrams of such connections, until the runtime takes them.
+    pending: HashMap<ConnectionHandle, Vec<ConnectionEvent>>,
 }
 
 impl Endpoint {
@@ -208,8 +215,35 @@ impl Endpoint {
             reset_limiter: Default::default(),
             wall_clock: None,
             early_queues: HashMap::new(),
-            retired_odcids: HashMap::new(),
+            retired_odcids: retired::RetiredOdcids::new(RETIRED_ODCID_MEMORY, MAX_RETIRED_ODCIDS),
+            defer_first_datagram: false,
+            pending: HashMap::new(),
         }
+    }
+
+    /// With `defer`, a new server connection comes back from
+    /// [`Endpoint::handle_datagram`] before its first datagram is processed:
+    /// the runtime takes that datagram (and the 0-RTT ones that overtook it)
+    /// with [`Endpoint::take_pending_events`] and feeds them to the connection
+    /// wherever it runs. The ClientHello's key exchange and signature, the
+    /// dearest part of a handshake, then run outside the endpoint. The
+    /// runtime must call [`Endpoint::abandon`] for a connection that opened
+    /// no packet from them. Off by default: the connection comes back fed.
+    pub fn set_defer_first_datagram(&mut self, defer: bool) {
+        self.defer_first_datagram = defer;
+    }
+
+    /// The events a connection created with deferral must handle first, in
+    /// order; empty for any other connection, or once taken.
+    pub fn take_pending_events(&mut self, handle: ConnectionHandle) -> Vec<ConnectionEvent> {
+        self.pending.remove(&handle).unwrap_or_default()
+    }
+
+    /// Forgets a server connection whose first datagram opened no packet
+    /// (RFC 9001 §5.3: such an Initial is discarded); the runtime drops the
+    /// connection. Only for connections created with deferral.
+    pub fn abandon(&mut self, handle: ConnectionHandle) {
+        self.forget(handle);
     }
 
     /// Starts or stops accepting connections.
@@ -437,11 +471,7 @@ impl Endpoint {
             reset_token: Some(self.config.reset_key.token(&local)),
         };
         // A replay of a finished handshake's first Initial starts nothing.
-        if self
-            .retired_odcids
-            .get(&client_dcid)
-            .is_some_and(|at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY)
-        {
+        if self.retired_odcids.contains(&client_dcid, now) {
             let ty = Some(PacketType::Initial);
             self.trace_drop(now, ty, data.len(), DropReason::Duplicate);
             return None;
@@ -449,20 +479,31 @@ impl Endpoint {
         let mut conn =
             Connection::new_server(now, &server, version, remote, ids, validated).ok()?;
         let odcid = retried_from.unwrap_or(client_dcid);
-        if let Some(tracer) = self.connection_tracer(crate::Side::Server, &odcid) {
-            conn.set_tracer(now, tracer);
+        if let Some(factory) = self.config.tracer_factory.clone() {
+            conn.defer_tracer(crate::connection::DeferredTracer {
+                factory,
+                side: crate::Side::Server,
+                original_dcid: odcid,
+            });
         }
         self.route(handle, local);
         self.route(handle, client_dcid);
         self.original_dcid_of.insert(handle, client_dcid);
         self.handshaking.insert(handle);
         self.token_address.insert(handle, remote);
-        conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
+        let first = ConnectionEvent(ConnectionEventInner::Datagram {
             now,
             remote,
             ecn,
             data,
-        }));
+        });
+        if self.defer_first_datagram {
+            let mut events = vec![first];
+            events.extend(self.take_early_queue(&client_dcid, now));
+            self.pending.insert(handle, events);
+            return Some(DatagramEvent::NewConnection(handle, Box::new(conn)));
+        }
+        conn.handle_event(first);
         // An Initial that does not decrypt creates nothing (RFC 9001 §5.3:
         // it is discarded); a flood of forged ones costs no state.
         if !conn.has_received_packets() {
@@ -470,19 +511,32 @@ impl Endpoint {
             return None;
         }
         // The 0-RTT packets that overtook this Initial follow it now.
-        if let Some(queue) = self.early_queues.remove(&client_dcid)
-            && now.saturating_duration_since(queue.created) < EARLY_QUEUE_LIFETIME
-        {
-            for (from, ecn, data) in queue.datagrams {
-                conn.handle_event(ConnectionEvent(ConnectionEventInner::Datagram {
-                    now,
-                    remote: from,
-                    ecn,
-                    data,
-                }));
-            }
+        for event in self.take_early_queue(&client_dcid, now) {
+            conn.handle_event(event);
         }
         Some(DatagramEvent::NewConnection(handle, Box::new(conn)))
+    }
+
+    /// The 0-RTT datagrams for `dcid` that came before its Initial, as
+    /// events for the new connection; none if their queue has expired.
+    fn take_early_queue(
+        &mut self,
+        dcid: &ConnectionId,
+        now: Instant,
+    ) -> impl Iterator<Item = ConnectionEvent> + use<> {
+        self.early_queues
+            .remove(dcid)
+            .filter(|queue| now.saturating_duration_since(queue.created) < EARLY_QUEUE_LIFETIME)
+            .into_iter()
+            .flat_map(|queue| queue.datagrams)
+            .map(move |(remote, ecn, data)| {
+                ConnectionEvent(ConnectionEventInner::Datagram {
+                    now,
+                    remote,
+                    ecn,
+                    data,
+                })
+            })
     }
 
     /// Takes an event a connection produced; may answer with one for it.
@@ -503,7 +557,7 @@ impl Endpoint {
                 // until the handshake is done.
                 if let Some(odcid) = self.original_dcid_of.remove(&handle) {
                     self.unroute(handle, &odcid);
-                    self.remember_retired_odcid(odcid, now);
+                    self.retired_odcids.remember(odcid, now);
                 }
                 // RFC 9000 §8.1.3: a token for the client's next connection.
                 let address = self.token_address.remove(&handle)?;
@@ -550,16 +604,6 @@ impl Endpoint {
     /// Server connections whose handshake is in progress.
     pub fn handshakes_in_progress(&self) -> usize {
         self.handshaking.len()
-    }
-
-    fn remember_retired_odcid(&mut self, odcid: ConnectionId, now: Instant) {
-        if self.retired_odcids.len() >= MAX_RETIRED_ODCIDS {
-            self.retired_odcids
-                .retain(|_, at| now.saturating_duration_since(*at) < RETIRED_ODCID_MEMORY);
-        }
-        if self.retired_odcids.len() < MAX_RETIRED_ODCIDS {
-            self.retired_odcids.insert(odcid, now);
-        }
     }
 
     /// Holds a 0-RTT datagram for a connection whose Initial has not come,
@@ -654,6 +698,7 @@ impl Endpoint {
 
     /// Drops everything the endpoint keeps for a connection.
     fn forget(&mut self, handle: ConnectionHandle) {
+        self.pending.remove(&handle);
         for cid in self.ids_of.remove(&handle).unwrap_or_default() {
             self.routes.remove(&cid);
         }

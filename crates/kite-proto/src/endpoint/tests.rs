@@ -429,3 +429,94 @@ fn stateless_resets_are_smaller_than_their_trigger_and_rate_limited() {
     let event = endpoint.handle_datagram(later, addr(), None, BytesMut::from(&tiny[..]), &mut out);
     assert!(event.is_none());
 }
+
+/// Counts the tracers it is asked for.
+#[derive(Default)]
+struct CountingFactory(std::sync::atomic::AtomicUsize);
+
+impl crate::trace::TracerFactory for CountingFactory {
+    fn new_connection(
+        &self,
+        _: crate::Side,
+        _: &ConnectionId,
+    ) -> Option<Box<dyn crate::trace::Tracer>> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Box::new(crate::trace::NoopTracer))
+    }
+}
+
+#[test]
+fn forged_initials_create_no_tracer_but_a_real_one_does() {
+    let factory = Arc::new(CountingFactory::default());
+    let config = EndpointConfig {
+        tracer_factory: Some(factory.clone()),
+        ..EndpointConfig::default()
+    };
+    let mut endpoint = Endpoint::new(config, Some(server_config()));
+    let mut out = Vec::new();
+    let now = Instant::now();
+    for dcid in 0..20u8 {
+        let mut forged = initial_to(&[dcid; 8], b"");
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        let event = endpoint.handle_datagram(now, addr(), None, forged, &mut out);
+        assert!(event.is_none());
+    }
+    assert_eq!(factory.0.load(std::sync::atomic::Ordering::Relaxed), 0);
+    let event = endpoint.handle_datagram(now, addr(), None, initial_to(&[99; 8], b""), &mut out);
+    assert!(matches!(event, Some(DatagramEvent::NewConnection(..))));
+    assert_eq!(factory.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// An endpoint that defers new connections' first datagrams, and the
+/// connection and pending events its Initial to `dcid` (forged: one bit
+/// flipped) creates.
+fn deferred_initial(
+    endpoint: &mut Endpoint,
+    dcid: u8,
+    forged: bool,
+) -> (ConnectionHandle, Box<Connection>, Vec<ConnectionEvent>) {
+    let mut datagram = initial_to(&[dcid; 8], b"");
+    if forged {
+        let last = datagram.len() - 1;
+        datagram[last] ^= 1;
+    }
+    let mut out = Vec::new();
+    let event = endpoint.handle_datagram(Instant::now(), addr(), None, datagram, &mut out);
+    let Some(DatagramEvent::NewConnection(handle, conn)) = event else {
+        panic!("no deferred connection: {event:?}");
+    };
+    assert!(!conn.has_received_packets(), "first datagram already fed");
+    let pending = endpoint.take_pending_events(handle);
+    assert!(endpoint.take_pending_events(handle).is_empty());
+    (handle, conn, pending)
+}
+
+#[test]
+fn deferred_connection_gets_its_first_datagram_as_a_pending_event() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    endpoint.set_defer_first_datagram(true);
+    let (_, mut conn, pending) = deferred_initial(&mut endpoint, 1, false);
+    assert_eq!(pending.len(), 1);
+    for event in pending {
+        conn.handle_event(event);
+    }
+    assert!(conn.has_received_packets());
+    assert_eq!(endpoint.open_connections(), 1);
+    assert_eq!(endpoint.handshakes_in_progress(), 1);
+}
+
+#[test]
+fn abandoned_deferred_connection_leaves_no_route_or_handshake() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    endpoint.set_defer_first_datagram(true);
+    let (handle, mut conn, pending) = deferred_initial(&mut endpoint, 2, true);
+    for event in pending {
+        conn.handle_event(event);
+    }
+    assert!(!conn.has_received_packets());
+    endpoint.abandon(handle);
+    assert_eq!(endpoint.open_connections(), 0);
+    assert_eq!(endpoint.handshakes_in_progress(), 0);
+    assert_eq!(endpoint.routed_ids(), 0);
+}

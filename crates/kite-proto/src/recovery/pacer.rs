@@ -1,7 +1,8 @@
 //! Pacing (RFC 9002 §7.7): a token bucket filled at N * cwnd / smoothed_rtt
-//! with N = 5/4, holding a burst of two to ten datagrams. It answers when the
-//! next packet may leave; the connection's timer table holds that deadline.
-//! ACK-only packets are not paced (§7.7) and never pass through here.
+//! with N = 5/4, holding ten datagrams, or what the rate fills in a timer
+//! tick when that is more (short RTTs), within the window. It answers when
+//! the next packet may leave; the connection's timer table holds that
+//! deadline. ACK-only packets are not paced (§7.7) and never pass through here.
 
 use std::time::{Duration, Instant};
 
@@ -12,9 +13,20 @@ const PACING_GAIN_NUMERATOR: u128 = 5;
 /// Denominator of the pacing gain N.
 const PACING_GAIN_DENOMINATOR: u128 = 4;
 
-/// Most datagrams that may leave back to back: RFC 9002 §7.7 says bursts
-/// should stay within the initial window, which is ten datagrams (§7.2).
-pub const MAX_BURST_PACKETS: u64 = 10;
+/// Datagrams that may leave back to back on any path: RFC 9002 §7.7 says
+/// bursts should stay within the initial window, which is ten datagrams (§7.2).
+pub const INITIAL_BURST_PACKETS: u64 = 10;
+
+/// Most datagrams the bucket holds, however short the RTT: a bound on the
+/// burst a loopback or LAN path must absorb (quinn's bound too).
+pub const MAX_BURST_PACKETS: u64 = 256;
+
+/// The bucket holds at least this long's sending at the pacing rate. Timers
+/// (tokio's among them) fire at millisecond granularity: a bucket that empties
+/// faster than that idles the sender until the next tick, which on a
+/// sub-millisecond RTT caps the rate far below the window's. RFC 9002 §7.7
+/// allows deviating from the rate over short periods for scheduling delays.
+pub const BURST_INTERVAL: Duration = Duration::from_millis(2);
 
 /// Fewest datagrams the bucket holds, even for a tiny window: a pair keeps a
 /// delayed-ACK receiver acknowledging promptly (RFC 9000 §13.2.2 asks for an
@@ -50,7 +62,7 @@ impl Pacer {
         smoothed_rtt: Duration,
         mtu: u64,
     ) -> Option<Instant> {
-        let capacity = burst_capacity(window, mtu);
+        let capacity = burst_capacity(window, smoothed_rtt, mtu);
         let rtt_nanos = smoothed_rtt.as_nanos();
         if rtt_nanos == 0 || window == 0 {
             self.tokens = capacity;
@@ -92,11 +104,23 @@ impl Pacer {
     }
 }
 
-/// Bucket size: the window, but between two and ten datagrams (RFC 9002 §7.7).
-fn burst_capacity(window: u64, mtu: u64) -> u64 {
-    let max = MAX_BURST_PACKETS.saturating_mul(mtu);
+/// Bucket size: [`BURST_INTERVAL`]'s worth of the rate, between ten and
+/// [`MAX_BURST_PACKETS`] datagrams, never more than the window but at least
+/// two datagrams. Without an RTT sample the interval's worth is unknown: ten.
+fn burst_capacity(window: u64, smoothed_rtt: Duration, mtu: u64) -> u64 {
+    let rtt_nanos = smoothed_rtt.as_nanos();
+    let interval_worth = if rtt_nanos == 0 {
+        0
+    } else {
+        let bytes = (u128::from(window) * PACING_GAIN_NUMERATOR)
+            .saturating_mul(BURST_INTERVAL.as_nanos())
+            / (rtt_nanos * PACING_GAIN_DENOMINATOR);
+        u64::try_from(bytes).unwrap_or(u64::MAX)
+    };
+    let floor = INITIAL_BURST_PACKETS.saturating_mul(mtu);
+    let ceiling = MAX_BURST_PACKETS.saturating_mul(mtu);
     let min = MIN_BURST_PACKETS.saturating_mul(mtu);
-    window.min(max).max(min)
+    interval_worth.clamp(floor, ceiling).min(window).max(min)
 }
 
 #[cfg(test)]
@@ -166,9 +190,34 @@ mod tests {
 
     #[test]
     fn burst_never_exceeds_window_but_is_at_least_two_datagrams() {
-        assert_eq!(burst_capacity(100 * MTU, MTU), 10 * MTU);
-        assert_eq!(burst_capacity(5 * MTU, MTU), 5 * MTU);
-        assert_eq!(burst_capacity(MTU, MTU), 2 * MTU);
+        assert_eq!(burst_capacity(100 * MTU, ms(100), MTU), 10 * MTU);
+        assert_eq!(burst_capacity(5 * MTU, ms(100), MTU), 5 * MTU);
+        assert_eq!(burst_capacity(MTU, ms(100), MTU), 2 * MTU);
+        assert_eq!(burst_capacity(MTU, Duration::ZERO, MTU), 2 * MTU);
+        assert_eq!(burst_capacity(100 * MTU, Duration::ZERO, MTU), 10 * MTU);
+    }
+
+    #[test]
+    fn short_rtt_bucket_holds_a_timer_tick_of_sending() {
+        // 1.25 * 400 datagrams per ms for 2 ms is 1,000: capped at 256.
+        let window = 400 * MTU;
+        assert_eq!(burst_capacity(window, ms(1), MTU), 256 * MTU);
+        // 1.25 * 40 datagrams per 4 ms for 2 ms is 25.
+        assert_eq!(burst_capacity(40 * MTU, ms(4), MTU), 25 * MTU);
+        // Never more than the window.
+        assert_eq!(
+            burst_capacity(30 * MTU, Duration::from_micros(100), MTU),
+            30 * MTU
+        );
+        // A sender that just sent a bucketful at a 100 µs RTT may go on
+        // right after a 1 ms timer tick: the bucket refilled meanwhile.
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new();
+        let rtt = Duration::from_micros(100);
+        let departures = send(&mut pacer, t0, 256, window, rtt);
+        assert!(departures.iter().all(|&t| t == t0));
+        assert!(pacer.delay_until(t0, MTU, window, rtt, MTU).is_some());
+        assert_eq!(pacer.delay_until(t0 + ms(1), MTU, window, rtt, MTU), None);
     }
 
     #[test]

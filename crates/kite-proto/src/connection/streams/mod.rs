@@ -14,14 +14,14 @@ pub mod send;
 
 use crate::error::{TransportError, TransportErrorCode};
 use crate::stream_id::{Dir, Side, StreamId};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 pub use config::{StreamParams, StreamsConfig};
 use events::event_key;
 pub use events::{StreamControl, StreamEvent, StreamLimitReached};
 use flow::{CONNECTION_WINDOW_RATIO, RecvWindow, SendCredit};
 use limits::{LocalStreams, MAX_STREAMS_LIMIT, RemoteStreams};
 pub use recv::{ReadError, RecvPart, RecvState};
-pub use send::{SendPart, SendState, StreamChunk, WriteError};
+pub use send::{SendPart, SendRange, SendState, StreamChunk, WriteError};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -288,8 +288,9 @@ impl Streams {
     }
 
     /// The next stream data to send, at most `max_len` bytes of it, from the
-    /// streams with something to send in turn; the caller adds the frame header.
-    pub fn poll_stream_data(&mut self, max_len: usize) -> Option<(StreamId, StreamChunk)> {
+    /// streams with something to send in turn; the caller adds the frame header
+    /// and copies the bytes with [`Self::write_stream_data`].
+    pub fn poll_stream_range(&mut self, max_len: usize) -> Option<(StreamId, SendRange)> {
         for _ in 0..self.send_queue.len() {
             let id = self.send_queue.pop_front()?;
             let Some(stream) = self.streams.get_mut(&id) else {
@@ -300,14 +301,34 @@ impl Streams {
                 continue;
             };
             let before = send.sent_offset();
-            let chunk = send.poll_transmit(max_len, self.conn_send.available());
+            let range = send.poll_range(max_len, self.conn_send.available());
             self.conn_send.consume(send.sent_offset() - before);
             self.on_send_changed(id);
-            if let Some(chunk) = chunk {
-                return Some((id, chunk));
+            if let Some(range) = range {
+                return Some((id, range));
             }
         }
         None
+    }
+
+    /// Copies the bytes of `range`, just polled for stream `id`, to `out`.
+    pub fn write_stream_data(&self, id: StreamId, range: &SendRange, out: &mut impl BufMut) {
+        if let Some(send) = self.streams.get(&id).and_then(|s| s.send.as_ref()) {
+            send.write_data(range, out);
+        }
+    }
+
+    /// [`Self::poll_stream_range`] with the bytes as `Bytes`.
+    pub fn poll_stream_data(&mut self, max_len: usize) -> Option<(StreamId, StreamChunk)> {
+        let (id, range) = self.poll_stream_range(max_len)?;
+        let mut data = BytesMut::with_capacity(range.len);
+        self.write_stream_data(id, &range, &mut data);
+        let chunk = StreamChunk {
+            offset: range.offset,
+            data: data.freeze(),
+            fin: range.fin,
+        };
+        Some((id, chunk))
     }
 
     /// A control frame from [`Self::poll_control`] was acknowledged.

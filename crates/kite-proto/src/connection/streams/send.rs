@@ -2,20 +2,15 @@
 //! uncopied until acknowledged, retransmission of lost ranges before new data,
 //! stream flow control credit from the peer (§4.1), FIN and RESET_STREAM.
 //! Connection-level credit is the caller's; it passes what is left of it in.
+//! A frame's bytes are copied once, from the written buffers straight into the
+//! datagram ([`SendPart::write_data`]), whatever write boundaries they span.
 
 use super::flow::SendCredit;
 use crate::coding::VarInt;
 use crate::recovery::ranges::RangeSet;
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::ops::Range;
-
-/// When the piece of one write that would go out next is shorter than this (bytes)
-/// and more written data follows, the next writes are copied together into one
-/// chunk, so that many small writes do not become many small STREAM frames. Larger
-/// pieces go out uncopied even if shorter than the room in the packet: copying
-/// ≥ 256 bytes costs more than the ≤ 19 bytes of an extra frame header.
-pub const GATHER_BELOW: usize = 256;
 
 /// Send states of RFC 9000 §3.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +53,20 @@ pub enum WriteError {
     Closed,
 }
 
-/// One STREAM frame's worth of data to send.
+/// Where one STREAM frame's worth of data lies in the stream; its bytes are
+/// copied out with [`SendPart::write_data`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRange {
+    /// Offset of the first byte.
+    pub offset: u64,
+    /// Number of bytes (zero when only carrying the FIN).
+    pub len: usize,
+    /// Whether the frame ends the stream.
+    pub fin: bool,
+}
+
+/// One STREAM frame's worth of data to send, as `Bytes`: a slice of one write,
+/// or a copy when it spans several.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamChunk {
     /// Offset of the first byte.
@@ -87,40 +95,44 @@ impl SendBuffer {
         self.end += len;
     }
 
-    /// Up to `max_len` bytes from `offset` (< `end`): a slice of one write when it
-    /// holds enough, else small writes copied together.
-    fn get(&self, offset: u64, max_len: usize) -> Bytes {
-        let limit = max_len.min((self.end - offset.min(self.end)) as usize);
-        let Some(mut i) = self
-            .segments
+    /// Index of the segment holding `offset` (≥ `start`, < `end`).
+    fn segment_at(&self, offset: u64) -> Option<usize> {
+        self.segments
             .partition_point(|(start, _)| *start <= offset)
             .checked_sub(1)
-        else {
-            return Bytes::new();
+    }
+
+    /// Copies `offset..offset + len` (within held data) to `out`: the one
+    /// copy of stream bytes on the send path.
+    fn copy_to(&self, offset: u64, len: usize, out: &mut impl BufMut) {
+        let Some(first) = self.segment_at(offset) else {
+            return;
         };
-        let Some((start, seg)) = self.segments.get(i) else {
-            return Bytes::new();
-        };
-        let skip = (offset - start) as usize;
-        let here = seg.len().saturating_sub(skip);
-        if here >= limit {
-            return seg.slice(skip..skip + limit);
-        }
-        if here >= GATHER_BELOW {
-            return seg.slice(skip..);
-        }
-        let mut out = BytesMut::with_capacity(limit);
         let mut pos = offset;
-        while out.len() < limit {
-            let Some((start, seg)) = self.segments.get(i) else {
+        let mut left = len;
+        for (start, seg) in self.segments.range(first..) {
+            if left == 0 {
                 break;
-            };
+            }
             let skip = (pos - start) as usize;
-            let take = (limit - out.len()).min(seg.len().saturating_sub(skip));
-            out.extend_from_slice(&seg[skip..skip + take]);
+            let take = left.min(seg.len().saturating_sub(skip));
+            out.put_slice(&seg[skip..skip + take]);
             pos += take as u64;
-            i += 1;
+            left -= take;
         }
+    }
+
+    /// `offset..offset + len` (within held data) as `Bytes`: a slice of one
+    /// write when it holds them all, else a copy.
+    fn get(&self, offset: u64, len: usize) -> Bytes {
+        if let Some((start, seg)) = self.segment_at(offset).and_then(|i| self.segments.get(i)) {
+            let skip = (offset - start) as usize;
+            if seg.len() >= skip + len {
+                return seg.slice(skip..skip + len);
+            }
+        }
+        let mut out = BytesMut::with_capacity(len);
+        self.copy_to(offset, len, &mut out);
         out.freeze()
     }
 
@@ -263,33 +275,33 @@ impl SendPart {
         self.credit.handle_max(max) && self.buf.end > self.sent
     }
 
-    /// The next chunk to send, at most `max_len` bytes: lost ranges first, then
+    /// The next range to send, at most `max_len` bytes: lost ranges first, then
     /// new data within the stream credit and `conn_credit`, the connection's
     /// remaining credit. New bytes sent are `sent_offset()` after minus before.
-    pub fn poll_transmit(&mut self, max_len: usize, conn_credit: u64) -> Option<StreamChunk> {
+    /// The bytes come from [`Self::write_data`].
+    pub fn poll_range(&mut self, max_len: usize, conn_credit: u64) -> Option<SendRange> {
         if !self.is_open() {
             return None;
         }
         while max_len > 0
             && let Some(range) = self.lost.first()
         {
-            let data = self
-                .buf
-                .get(range.start, max_len.min((range.end - range.start) as usize));
-            if data.is_empty() {
-                // Cannot happen (lost ranges lie within held data); never spin on it.
+            // Lost ranges lie within held data; never spin on one that does not.
+            let held = self.buf.end.saturating_sub(range.start);
+            let len = (range.end - range.start).min(held).min(max_len as u64);
+            if range.start < self.buf.start || len == 0 {
                 let _ = self.lost.remove(range);
                 continue;
             }
-            let end = range.start + data.len() as u64;
+            let end = range.start + len;
             let _ = self.lost.remove(range.start..end);
             let fin = self.fin_lost && self.finished && end == self.buf.end && self.lost.is_empty();
             if fin {
                 self.fin_lost = false;
             }
-            return Some(StreamChunk {
+            return Some(SendRange {
                 offset: range.start,
-                data,
+                len: len as usize,
                 fin,
             });
         }
@@ -311,9 +323,8 @@ impl SendPart {
             return None;
         }
         let offset = self.sent;
-        let data = self.buf.get(offset, allowed as usize);
-        self.sent += data.len() as u64;
-        self.credit.consume(data.len() as u64);
+        self.sent += allowed;
+        self.credit.consume(allowed);
         let fin = self.finished && self.sent == self.buf.end;
         self.state = if fin {
             self.fin_sent = true;
@@ -321,7 +332,28 @@ impl SendPart {
         } else {
             SendState::Send
         };
-        Some(StreamChunk { offset, data, fin })
+        Some(SendRange {
+            offset,
+            len: allowed as usize,
+            fin,
+        })
+    }
+
+    /// Copies the bytes of `range` (from [`Self::poll_range`], before anything
+    /// else changes this part) to `out`.
+    pub fn write_data(&self, range: &SendRange, out: &mut impl BufMut) {
+        self.buf.copy_to(range.offset, range.len, out);
+    }
+
+    /// [`Self::poll_range`] with its bytes as `Bytes`: a slice of one write, a
+    /// copy when the range spans several.
+    pub fn poll_transmit(&mut self, max_len: usize, conn_credit: u64) -> Option<StreamChunk> {
+        let range = self.poll_range(max_len, conn_credit)?;
+        Some(StreamChunk {
+            offset: range.offset,
+            data: self.buf.get(range.offset, range.len),
+            fin: range.fin,
+        })
     }
 
     /// The bytes `offset..offset + len` (and the FIN, if `fin`) were acknowledged;
@@ -496,10 +528,10 @@ impl SendPart {
         start..end.max(start)
     }
 
-    fn fin_only(&self) -> StreamChunk {
-        StreamChunk {
+    fn fin_only(&self) -> SendRange {
+        SendRange {
             offset: self.buf.end,
-            data: Bytes::new(),
+            len: 0,
             fin: true,
         }
     }

@@ -46,13 +46,31 @@ fn small_writes_are_gathered_into_one_chunk() {
     );
 }
 
+/// A frame is filled across write boundaries, so a packet carries one
+/// STREAM frame however the application wrote; its bytes are copied once,
+/// straight into the datagram.
 #[test]
-fn a_large_piece_goes_out_alone_rather_than_being_copied() {
+fn a_range_spanning_writes_fills_the_frame_and_copies_once() {
     let mut send = SendPart::new(BIG, BIG);
     send.write(bytes(0, 700)).unwrap();
     send.write(bytes(700, 700)).unwrap();
-    let first = send.poll_transmit(1200, BIG).unwrap();
-    assert_eq!(first.data.len(), 700, "≥ GATHER_BELOW left in the write");
+    let range = send.poll_range(1200, BIG).unwrap();
+    assert_eq!(
+        range,
+        SendRange {
+            offset: 0,
+            len: 1200,
+            fin: false
+        }
+    );
+    let mut out = Vec::new();
+    send.write_data(&range, &mut out);
+    assert_eq!(out, bytes(0, 1200));
+    let rest = send.poll_range(1200, BIG).unwrap();
+    assert_eq!((rest.offset, rest.len), (1200, 200));
+    out.clear();
+    send.write_data(&rest, &mut out);
+    assert_eq!(out, bytes(1200, 200));
 }
 
 #[test]
