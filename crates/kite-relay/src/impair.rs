@@ -1,8 +1,9 @@
 //! What happens to one datagram in one direction: the impairment settings
 //! ([`Impairments`]), the per-direction decision state ([`Impairer`]: its
-//! generator, the rate-limited link's backlog, its counters) and the
-//! decision itself ([`Verdict`]). No sockets and no clock: time is an
-//! argument, so the decisions are unit-tested and replay from a seed.
+//! generator, the rate-limited link's backlog, a silence's window, its
+//! counters) and the decision itself ([`Verdict`]). No sockets and no
+//! clock: time is an argument, so the decisions are unit-tested and replay
+//! from a seed.
 
 use crate::rng::SplitMix64;
 use std::fmt;
@@ -59,6 +60,35 @@ impl FromStr for Blackhole {
     }
 }
 
+/// A direction falls silent after its first datagrams: the first `after`
+/// datagrams that arrive pass (to the other impairments), then everything
+/// arriving within `length` of the last of them is dropped, and later
+/// datagrams pass again. With `after` 0 the silence starts with the relay.
+/// For a server that must not answer more than it heard (RFC 9000 §8.1):
+/// let the client's first flight through, then drop its retransmissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Silence {
+    /// Datagrams that pass before the silence.
+    pub after: u64,
+    /// How long the silence lasts, from the arrival of the last of them.
+    pub length: Duration,
+}
+
+impl FromStr for Silence {
+    type Err = InvalidImpairment;
+
+    /// Parses `AFTER:LENGTH_MS`, e.g. `1:1500`.
+    fn from_str(text: &str) -> Result<Silence, InvalidImpairment> {
+        let invalid = || InvalidImpairment(format!("silence {text:?} is not AFTER:LENGTH_MS"));
+        let (after, length) = text.split_once(':').ok_or_else(invalid)?;
+        let number = |part: &str| part.trim().parse::<u64>().map_err(|_| invalid());
+        Ok(Silence {
+            after: number(after)?,
+            length: Duration::from_millis(number(length)?),
+        })
+    }
+}
+
 /// Parses a probability given as a fraction (`0.3`) or a percentage (`30%`);
 /// the result must lie in `[0, 1]`.
 pub fn parse_probability(text: &str) -> Result<f64, InvalidImpairment> {
@@ -96,6 +126,8 @@ pub struct Impairments {
     pub queue_limit: u64,
     /// Periodic outages.
     pub blackhole: Option<Blackhole>,
+    /// One silence after the first datagrams.
+    pub silence: Option<Silence>,
 }
 
 impl Default for Impairments {
@@ -111,6 +143,7 @@ impl Default for Impairments {
             rate: None,
             queue_limit: DEFAULT_QUEUE_LIMIT,
             blackhole: None,
+            silence: None,
         }
     }
 }
@@ -160,6 +193,8 @@ pub struct InvalidImpairment(pub String);
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DropReason {
+    /// It arrived during the direction's silence.
+    Silenced,
     /// It arrived during a blackhole outage.
     Blackhole,
     /// Random loss.
@@ -180,6 +215,9 @@ pub enum Verdict {
         due: Instant,
         /// When its duplicate leaves, if it was duplicated.
         duplicate_due: Option<Instant>,
+        /// Whether it is the first datagram to pass after the silence: what
+        /// the other side sent before it arrives was sent unprompted.
+        ends_silence: bool,
     },
 }
 
@@ -188,6 +226,10 @@ pub enum Verdict {
 pub struct DirectionStats {
     /// Datagrams that arrived.
     pub received: u64,
+    /// Bytes (UDP payload) of the datagrams that arrived.
+    pub received_bytes: u64,
+    /// Dropped during the silence.
+    pub silenced: u64,
     /// Dropped in an outage.
     pub blackholed: u64,
     /// Dropped at random.
@@ -202,27 +244,32 @@ pub struct DirectionStats {
     pub duplicated: u64,
     /// Datagrams written to the socket (duplicates included).
     pub sent: u64,
+    /// Bytes (UDP payload) of the datagrams written to the socket.
+    pub sent_bytes: u64,
 }
 
 impl fmt::Display for DirectionStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "received={} sent={} lost={} corrupted={} reordered={} duplicated={} blackholed={} queue_dropped={}",
+            "received={} sent={} received_bytes={} sent_bytes={} lost={} corrupted={} reordered={} duplicated={} blackholed={} silenced={} queue_dropped={}",
             self.received,
             self.sent,
+            self.received_bytes,
+            self.sent_bytes,
             self.lost,
             self.corrupted,
             self.reordered,
             self.duplicated,
             self.blackholed,
+            self.silenced,
             self.queue_dropped
         )
     }
 }
 
 /// The decisions of one direction, in the order a datagram meets them:
-/// blackhole, loss, corruption, duplication, then for each copy the
+/// silence, blackhole, loss, corruption, duplication, then for each copy the
 /// rate-limited link, the delay and reordering.
 #[derive(Debug, Clone)]
 pub struct Impairer {
@@ -232,6 +279,10 @@ pub struct Impairer {
     start: Instant,
     /// When the rate-limited link finishes sending what it holds.
     link_free_at: Instant,
+    /// When the silence ends, once it has begun.
+    silent_until: Option<Instant>,
+    /// Whether a datagram has passed after the silence.
+    silence_over: bool,
     stats: DirectionStats,
 }
 
@@ -243,6 +294,8 @@ impl Impairer {
             rng: SplitMix64::new(seed),
             start,
             link_free_at: start,
+            silent_until: None,
+            silence_over: false,
             stats: DirectionStats::default(),
         }
     }
@@ -251,6 +304,15 @@ impl Impairer {
     /// place when corruption strikes.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &mut [u8]) -> Verdict {
         self.stats.received += 1;
+        self.stats.received_bytes += datagram.len() as u64;
+        let ends_silence = match self.silence(now) {
+            SilenceState::Before => false,
+            SilenceState::Silent => {
+                self.stats.silenced += 1;
+                return Verdict::Drop(DropReason::Silenced);
+            }
+            SilenceState::Over => !std::mem::replace(&mut self.silence_over, true),
+        };
         let elapsed = now.saturating_duration_since(self.start);
         if self
             .impairments
@@ -283,17 +345,44 @@ impl Impairer {
         } else {
             None
         };
-        Verdict::Forward { due, duplicate_due }
+        Verdict::Forward {
+            due,
+            duplicate_due,
+            ends_silence,
+        }
     }
 
-    /// Counts a datagram written to the socket.
-    pub fn on_sent(&mut self) {
+    /// Counts a datagram of `len` bytes written to the socket.
+    pub fn on_sent(&mut self, len: usize) {
         self.stats.sent += 1;
+        self.stats.sent_bytes += len as u64;
     }
 
     /// The counters so far.
     pub fn stats(&self) -> DirectionStats {
         self.stats
+    }
+
+    /// Where the datagram just counted in `stats.received`, arriving at
+    /// `now`, falls with respect to the silence; starts the silence on the
+    /// last datagram before it.
+    fn silence(&mut self, now: Instant) -> SilenceState {
+        let Some(silence) = self.impairments.silence else {
+            return SilenceState::Before;
+        };
+        if self.stats.received <= silence.after {
+            if self.stats.received == silence.after {
+                self.silent_until = Some(now + silence.length);
+            }
+            return SilenceState::Before;
+        }
+        // With `after` 0 the silence counts from the relay's start.
+        let until = *self.silent_until.get_or_insert(self.start + silence.length);
+        if now < until {
+            SilenceState::Silent
+        } else {
+            SilenceState::Over
+        }
     }
 
     /// Flips one random byte by a random non-zero mask.
@@ -340,6 +429,16 @@ impl Impairer {
         self.link_free_at = starts + sending;
         Some(self.link_free_at)
     }
+}
+
+/// Where a datagram falls with respect to its direction's silence.
+enum SilenceState {
+    /// Among the first datagrams, or no silence is set.
+    Before,
+    /// Within the silence: dropped.
+    Silent,
+    /// After the silence.
+    Over,
 }
 
 #[cfg(test)]

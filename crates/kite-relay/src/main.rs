@@ -1,11 +1,13 @@
 //! `kite-relay`: forwards UDP between a loopback port and a loopback server,
-//! impairing each direction as its flags say. Prints
-//! `relaying LISTEN -> UPSTREAM seed=N` once bound, and on exit (a bound
-//! reached) one line per direction and `done reason=R clients=C`. A failure
+//! impairing each direction as its flags say (most apply to both
+//! directions, a silence to one). Prints `relaying LISTEN -> UPSTREAM
+//! seed=N` once bound, and on exit (a bound reached) one line per
+//! direction, after a silence the counters as they stood when it ended,
+//! and `done reason=R clients=C`. A failure
 //! is one `kite-relay: ...` line on stderr and a non-zero exit.
 
 use clap::Parser;
-use kite_relay::{Blackhole, Impairments, Relay, RelayConfig, parse_probability};
+use kite_relay::{Blackhole, Impairments, Relay, RelayConfig, Silence, parse_probability};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -48,6 +50,13 @@ struct Args {
     /// Outages: the last OUTAGE_MS of every PERIOD_MS drop everything.
     #[arg(long, value_name = "PERIOD_MS:OUTAGE_MS")]
     blackhole: Option<Blackhole>,
+    /// Client to server only: the first AFTER datagrams pass, then those
+    /// arriving within LENGTH_MS of the last of them drop.
+    #[arg(long, value_name = "AFTER:LENGTH_MS")]
+    to_server_silence: Option<Silence>,
+    /// Server to client only: as --to-server-silence.
+    #[arg(long, value_name = "AFTER:LENGTH_MS")]
+    to_client_silence: Option<Silence>,
     /// Seed of the impairment decisions (random when absent; printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -76,19 +85,28 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let seed = args.seed.unwrap_or_else(clock_seed);
+    let both = Impairments {
+        loss: args.loss,
+        corrupt: args.corrupt,
+        reorder: args.reorder,
+        reorder_delay: Duration::from_millis(args.reorder_delay),
+        duplicate: args.duplicate,
+        delay: Duration::from_millis(args.delay),
+        rate: args.rate,
+        queue_limit: args.queue,
+        blackhole: args.blackhole,
+        silence: None,
+    };
     let config = RelayConfig {
         listen: args.listen,
         upstream: args.upstream,
-        impairments: Impairments {
-            loss: args.loss,
-            corrupt: args.corrupt,
-            reorder: args.reorder,
-            reorder_delay: Duration::from_millis(args.reorder_delay),
-            duplicate: args.duplicate,
-            delay: Duration::from_millis(args.delay),
-            rate: args.rate,
-            queue_limit: args.queue,
-            blackhole: args.blackhole,
+        to_server: Impairments {
+            silence: args.to_server_silence,
+            ..both.clone()
+        },
+        to_client: Impairments {
+            silence: args.to_client_silence,
+            ..both
         },
         seed,
         max_datagrams: args.max_datagrams,

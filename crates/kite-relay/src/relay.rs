@@ -2,7 +2,8 @@
 //! upstream socket per client address (so the server sees each client
 //! apart), a delay queue of datagrams waiting for their due time, and the
 //! bounds that end a run. Every datagram goes through the [`Impairer`] of
-//! its direction; this file only moves bytes when they are due.
+//! its direction; this file only moves bytes when they are due, and takes
+//! the counters' [`Checkpoint`] when a silence ends.
 
 use crate::impair::{DirectionStats, Impairer, Impairments, InvalidImpairment, Verdict};
 use crate::rng::SplitMix64;
@@ -40,8 +41,10 @@ pub struct RelayConfig {
     pub listen: SocketAddr,
     /// Loopback address of the server.
     pub upstream: SocketAddr,
-    /// Impairments applied to each direction, independently.
-    pub impairments: Impairments,
+    /// Impairments of the datagrams from clients to the server.
+    pub to_server: Impairments,
+    /// Impairments of the datagrams from the server to clients.
+    pub to_client: Impairments,
     /// Seed of both directions' decisions.
     pub seed: u64,
     /// Stop after this many datagrams arrived (both directions together).
@@ -98,6 +101,17 @@ impl fmt::Display for EndReason {
     }
 }
 
+/// Both directions' counters at one moment of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// When, since the relay started.
+    pub at: Duration,
+    /// Client to server.
+    pub to_server: DirectionStats,
+    /// Server to client.
+    pub to_client: DirectionStats,
+}
+
 /// What a run did, per direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Report {
@@ -105,6 +119,11 @@ pub struct Report {
     pub to_server: DirectionStats,
     /// Server to client.
     pub to_client: DirectionStats,
+    /// The counters just before the first datagram after a silence (of
+    /// either direction, whichever ended first) was sent on: what each
+    /// side had sent while the other heard nothing more from it. `None`
+    /// when no silence ended.
+    pub silence_end: Option<Checkpoint>,
     /// Distinct client addresses seen.
     pub clients: u64,
     /// Why it ended.
@@ -112,10 +131,25 @@ pub struct Report {
 }
 
 impl fmt::Display for Report {
-    /// Three lines: `to_server ...`, `to_client ...`, `done reason=R clients=C`.
+    /// Lines `to_server ...` and `to_client ...`, after a silence two more
+    /// (`silence_end at=S to_server ...`, `silence_end at=S to_client
+    /// ...`), and `done reason=R clients=C`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "to_server {}", self.to_server)?;
         writeln!(f, "to_client {}", self.to_client)?;
+        if let Some(checkpoint) = &self.silence_end {
+            let at = checkpoint.at.as_secs_f64();
+            writeln!(
+                f,
+                "silence_end at={at:.3} to_server {}",
+                checkpoint.to_server
+            )?;
+            writeln!(
+                f,
+                "silence_end at={at:.3} to_client {}",
+                checkpoint.to_client
+            )?;
+        }
         write!(f, "done reason={} clients={}", self.end, self.clients)
     }
 }
@@ -137,7 +171,8 @@ impl Relay {
                 return Err(RelayError::NotLoopback { role, addr });
             }
         }
-        config.impairments.validate()?;
+        config.to_server.validate()?;
+        config.to_client.validate()?;
         let front = UdpSocket::bind(config.listen)
             .await
             .map_err(|source| io_error(format!("binding {}", config.listen), source))?;
@@ -160,7 +195,6 @@ impl Relay {
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<Report, RelayError> {
         let start = Instant::now();
         let mut seeds = SplitMix64::new(self.config.seed);
-        let impairments = &self.config.impairments;
         let mut state = State {
             front: self.front,
             upstream: self.config.upstream,
@@ -168,9 +202,11 @@ impl Relay {
             clients_seen: 0,
             pending: BinaryHeap::new(),
             next_seq: 0,
-            to_server: Impairer::new(impairments.clone(), seeds.next_u64(), start.into_std()),
-            to_client: Impairer::new(impairments.clone(), seeds.next_u64(), start.into_std()),
-            trace: self.config.trace.then_some(start),
+            to_server: Impairer::new(self.config.to_server, seeds.next_u64(), start.into_std()),
+            to_client: Impairer::new(self.config.to_client, seeds.next_u64(), start.into_std()),
+            start,
+            silence_end: None,
+            trace: self.config.trace,
         };
         let (upstream_tx, mut upstream_rx) = mpsc::channel(UPSTREAM_CHANNEL);
         let deadline = tokio::time::sleep_until(start + self.config.max_duration);
@@ -209,6 +245,7 @@ impl Relay {
         Ok(Report {
             to_server: state.to_server.stats(),
             to_client: state.to_client.stats(),
+            silence_end: state.silence_end,
             clients: state.clients_seen,
             end,
         })
@@ -238,6 +275,8 @@ struct Pending {
     seq: u64,
     direction: Direction,
     client: SocketAddr,
+    /// The first datagram of its direction after the silence.
+    ends_silence: bool,
     datagram: Vec<u8>,
 }
 
@@ -286,8 +325,12 @@ struct State {
     next_seq: u64,
     to_server: Impairer,
     to_client: Impairer,
-    /// With `--trace`: when the relay started, for the lines' timestamps.
-    trace: Option<Instant>,
+    /// When the relay started.
+    start: Instant,
+    /// The counters when the first silence ended.
+    silence_end: Option<Checkpoint>,
+    /// One line per datagram on stderr.
+    trace: bool,
 }
 
 impl State {
@@ -364,16 +407,24 @@ impl State {
             Direction::ToClient => &mut self.to_client,
         };
         let verdict = impairer.handle_datagram(now.into_std(), &mut datagram);
-        if let Some(start) = self.trace {
-            trace_line(start, now, direction, client, datagram.len(), &verdict);
+        if self.trace {
+            trace_line(self.start, now, direction, client, datagram.len(), &verdict);
         }
-        let Verdict::Forward { due, duplicate_due } = verdict else {
+        let Verdict::Forward {
+            due,
+            duplicate_due,
+            ends_silence,
+        } = verdict
+        else {
             return;
         };
+        // Both copies carry the mark: whichever leaves first takes the
+        // checkpoint.
         if let Some(copy_due) = duplicate_due {
-            self.enqueue(copy_due.into(), direction, client, datagram.clone());
+            let copy = datagram.clone();
+            self.enqueue(copy_due.into(), direction, client, ends_silence, copy);
         }
-        self.enqueue(due.into(), direction, client, datagram);
+        self.enqueue(due.into(), direction, client, ends_silence, datagram);
     }
 
     fn enqueue(
@@ -381,6 +432,7 @@ impl State {
         due: Instant,
         direction: Direction,
         client: SocketAddr,
+        ends_silence: bool,
         datagram: Vec<u8>,
     ) {
         if self.pending.len() >= MAX_PENDING {
@@ -392,6 +444,7 @@ impl State {
             seq: self.next_seq,
             direction,
             client,
+            ends_silence,
             datagram,
         });
     }
@@ -401,6 +454,13 @@ impl State {
         let now = Instant::now();
         while self.pending.peek().is_some_and(|p| p.due <= now) {
             let Some(p) = self.pending.pop() else { break };
+            if p.ends_silence && self.silence_end.is_none() {
+                self.silence_end = Some(Checkpoint {
+                    at: now.duration_since(self.start),
+                    to_server: self.to_server.stats(),
+                    to_client: self.to_client.stats(),
+                });
+            }
             let sent = match p.direction {
                 Direction::ToServer => match self.clients.get(&p.client) {
                     Some(client) => client.socket.send(&p.datagram).await,
@@ -408,14 +468,14 @@ impl State {
                 },
                 Direction::ToClient => self.front.send_to(&p.datagram, p.client).await,
             };
-            if let (Some(start), Err(e)) = (self.trace, &sent) {
-                let at = now.duration_since(start).as_secs_f64();
+            if let (true, Err(e)) = (self.trace, &sent) {
+                let at = now.duration_since(self.start).as_secs_f64();
                 eprintln!("{at:.3} {} {} send failed: {e}", p.direction, p.client);
             }
             if sent.is_ok() {
                 match p.direction {
-                    Direction::ToServer => self.to_server.on_sent(),
-                    Direction::ToClient => self.to_client.on_sent(),
+                    Direction::ToServer => self.to_server.on_sent(p.datagram.len()),
+                    Direction::ToClient => self.to_client.on_sent(p.datagram.len()),
                 }
             }
         }
@@ -458,7 +518,9 @@ fn trace_line(
     let at = now.duration_since(start).as_secs_f64();
     let fate = match verdict {
         Verdict::Drop(reason) => format!("drop {reason:?}"),
-        Verdict::Forward { due, duplicate_due } => {
+        Verdict::Forward {
+            due, duplicate_due, ..
+        } => {
             let after = |due: &std::time::Instant| {
                 due.saturating_duration_since(now.into_std()).as_secs_f64() * 1000.0
             };

@@ -1,21 +1,23 @@
 //! The QUIC interop runner's scenarios over loopback: an echo client and an
 //! echo server (kite on both sides, and kite against quinn-peer for
-//! handshakeloss, transferloss and blackhole), with the impairing relay
-//! between them. Each scenario checks what the runner checks: every
-//! handshake succeeds, every byte comes back unchanged (the echo client
-//! compares them), and the whole run stays within its deadline. Each prints
-//! its timing and the relay's counters, so a run shows the impairments did
-//! happen. The relay's seed is `KITE_RELAY_SEED` when set (for a replay of
+//! handshakeloss, transferloss, blackhole and amplificationlimit), with the
+//! impairing relay between them. Each scenario checks what the runner
+//! checks: every handshake succeeds, every byte comes back unchanged (the
+//! echo client compares them), and the whole run stays within its
+//! deadline. Each prints its timing and the relay's counters, so a run
+//! shows the impairments did happen. The relay's seed is `KITE_RELAY_SEED` when set (for a replay of
 //! its decisions; the timing of a real network run is not replayed).
-//!
-//! amplificationlimit is not here: counting a server's bytes before address
-//! validation is a kite-sim test.
+//! amplificationlimit checks, from the relay's byte counters, that a kite
+//! server with a large certificate sends at most three times what it heard
+//! before the client's address is validated (RFC 9000 §8.1); kite-sim's
+//! amplification test checks the same against the connection's own counts.
 
 #[path = "scenarios/peers.rs"]
 mod peers;
 
-use kite_relay::{Blackhole, Impairments, RelayConfig, RelayThread, Report};
+use kite_relay::{Blackhole, Impairments, RelayConfig, RelayThread, Report, Silence};
 use peers::{ClientRun, Peer, Process, Server, notice, run_client};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,15 +45,23 @@ fn seed() -> u64 {
         .unwrap_or(DEFAULT_SEED)
 }
 
-/// A relay in front of the server at `upstream`, impairing both directions.
+/// A relay in front of the server at `upstream`, impairing both directions
+/// alike.
 fn start_relay(upstream: &str, impairments: Impairments) -> RelayThread {
+    start_relay_with(upstream, impairments.clone(), impairments)
+}
+
+/// A relay in front of the server at `upstream`, impairing each direction
+/// as given.
+fn start_relay_with(upstream: &str, to_server: Impairments, to_client: Impairments) -> RelayThread {
     let upstream = upstream
         .parse()
         .unwrap_or_else(|e| panic!("server address {upstream:?}: {e}"));
     RelayThread::spawn(RelayConfig {
         listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         upstream,
-        impairments,
+        to_server,
+        to_client,
         seed: seed(),
         max_datagrams: RELAY_MAX_DATAGRAMS,
         max_duration: RELAY_MAX_DURATION,
@@ -506,6 +516,183 @@ fn multiplexing_kite_kite() {
         (2000, 100),
         Duration::from_secs(60),
     );
+}
+
+// amplificationlimit: the server's certificate is large enough to need
+// several flights, and the client's retransmissions are lost. The relay lets
+// the client's first datagram through, then drops everything the client
+// sends for 1.5 s, so the server hears nothing more until well after it has
+// used up its allowance (its PTO may not send past it either, RFC 9002
+// §6.2.2.1). Until the next client datagram reaches it, the server cannot
+// have validated the client's address: that datagram is the first that can
+// carry a Handshake packet. The relay's checkpoint at the silence's end
+// holds the bytes of both directions up to that moment. Then the handshake
+// completes and the echo runs.
+
+/// How long the client's retransmissions are lost: past the server's first
+/// PTO (1 s with the initial RTT of 333 ms), so a server that probed
+/// beyond its allowance would be caught.
+const AMPLIFICATION_SILENCE: Duration = Duration::from_millis(1500);
+/// RFC 9000 §8.1: before validation a server sends at most three times the
+/// bytes it received.
+const AMPLIFICATION_FACTOR: u64 = 3;
+/// Names on the large certificate: several kilobytes of DER, more than
+/// three 1200-byte Initials can answer.
+const LARGE_CERTIFICATE_NAMES: usize = 150;
+const AMPLIFICATION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A self-signed certificate with many names, written as PEM into a fresh
+/// directory under the test target's temporary directory; returns the
+/// paths of the certificate and key, and the certificate's DER length.
+fn large_certificate(name: &str) -> (PathBuf, PathBuf, usize) {
+    let names: Vec<String> = (0..LARGE_CERTIFICATE_NAMES)
+        .map(|i| format!("host-{i}.a-rather-long-subdomain.example.com"))
+        .chain(["localhost".to_string()])
+        .collect();
+    let certified = rcgen::generate_simple_self_signed(names)
+        .unwrap_or_else(|e| panic!("making the certificate: {e}"));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    write(&cert, certified.cert.pem());
+    write(&key, certified.signing_key.serialize_pem());
+    (cert, key, certified.cert.der().len())
+}
+
+fn amplificationlimit(client: Peer) {
+    let name = "amplificationlimit";
+    let (cert, key, cert_len) = large_certificate(&format!("{name}-{client:?}"));
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let server_process = Server::start(Peer::Kite, &["--cert", &cert_arg, "--key", &key_arg]);
+    let start = Instant::now();
+    let silence = Silence {
+        after: 1,
+        length: AMPLIFICATION_SILENCE,
+    };
+    let to_server = Impairments {
+        silence: Some(silence),
+        ..Impairments::default()
+    };
+    let relay = start_relay_with(&server_process.addr, to_server, Impairments::default());
+    let addr = relay.local_addr().to_string();
+    let size = HANDSHAKE_ECHO_SIZE;
+    let run = run_client(client, &addr, (1, size), &[], AMPLIFICATION_DEADLINE);
+    let report = report(name, Peer::Kite, client, start, relay);
+    assert!(
+        run.echoed(1, size),
+        "{name}: the {client:?} client did not echo {size} bytes: {}\nserver stderr: {}",
+        describe(&run),
+        server_process.stderr_text().trim()
+    );
+    let before = report
+        .silence_end
+        .unwrap_or_else(|| panic!("{name}: the silence never ended: {report}"));
+    // What reached the server before validation was possible, and what it
+    // answered.
+    let heard = before.to_server.sent_bytes;
+    let answered = before.to_client.received_bytes;
+    notice(&format!(
+        "scenario {name}: server sent {answered} bytes for {heard} received (limit {}), certificate {cert_len} bytes",
+        AMPLIFICATION_FACTOR * heard
+    ));
+    assert_eq!(before.to_server.sent, 1, "{name}: {report}");
+    assert!(
+        report.to_server.silenced > 0,
+        "{name}: the client retransmitted into the silence: {report}"
+    );
+    // The test can fail: the server's whole flight does not fit.
+    assert!(
+        cert_len as u64 > AMPLIFICATION_FACTOR * heard,
+        "{name}: a {cert_len}-byte certificate fits in 3 x {heard} bytes"
+    );
+    // It used its allowance: held back by the limit, not by anything else.
+    assert!(
+        answered > (AMPLIFICATION_FACTOR - 1) * heard,
+        "{name}: the server sent only {answered} bytes for {heard}: {report}"
+    );
+    assert!(
+        answered <= AMPLIFICATION_FACTOR * heard,
+        "{name}: the server sent {answered} bytes for {heard} before validating the client: {report}"
+    );
+}
+
+#[test]
+fn amplificationlimit_kite_kite() {
+    amplificationlimit(Peer::Kite);
+}
+
+#[test]
+fn amplificationlimit_kite_server_quinn_client() {
+    amplificationlimit(Peer::Quinn);
+}
+
+#[test]
+fn relay_binary_silences_one_direction_and_reports_its_end() {
+    use std::net::UdpSocket;
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let server_addr = server.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while let Ok((len, from)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(&buf[..len], from);
+        }
+    });
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kite-relay"));
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &server_addr.to_string(),
+    ]);
+    // Six datagrams: one echoed both ways, three silenced, the last one
+    // ends the silence and the run.
+    cmd.args(["--to-server-silence", "1:300", "--max-datagrams", "6"]);
+    cmd.args(["--max-secs", "10"]);
+    let mut relay = Process::spawn(cmd);
+    let first = relay.next_line(Duration::from_secs(10));
+    let addr = first
+        .strip_prefix("relaying ")
+        .and_then(|rest| rest.split_once(" -> "))
+        .map(|(addr, _)| addr.to_string())
+        .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let send = |bytes: &[u8]| {
+        client
+            .send_to(bytes, &addr)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    send(b"first");
+    let mut buf = [0u8; 64];
+    client.recv_from(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+    for _ in 0..3 {
+        send(b"again");
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    send(b"late");
+    assert!(relay.wait(Duration::from_secs(10)).success());
+    let out = relay.stdout_text();
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line: {out}"))
+    };
+    // All of the run, then only what came before the late datagram.
+    let to_server = line("to_server ");
+    assert!(to_server.contains(" silenced=3 "), "{out}");
+    assert!(
+        to_server.contains(" received_bytes=24 sent_bytes=9 "),
+        "{out}"
+    );
+    let at_end = line("silence_end at=");
+    assert!(at_end.contains(" to_server received=5 sent=1 "), "{out}");
+    assert!(at_end.contains(" sent_bytes=5 "), "{out}");
 }
 
 #[test]

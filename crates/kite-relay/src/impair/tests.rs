@@ -22,7 +22,8 @@ fn no_impairment_forwards_everything_at_once() {
             verdict,
             Verdict::Forward {
                 due: start,
-                duplicate_due: None
+                duplicate_due: None,
+                ends_silence: false,
             }
         );
     }
@@ -107,7 +108,8 @@ fn delay_shifts_every_datagram() {
         imp.handle_datagram(at, &mut [1, 2, 3]),
         Verdict::Forward {
             due: at + 750 * MS,
-            duplicate_due: None
+            duplicate_due: None,
+            ends_silence: false,
         }
     );
 }
@@ -150,7 +152,8 @@ fn duplicates_leave_with_their_original() {
         imp.handle_datagram(start, &mut [0; 10]),
         Verdict::Forward {
             due: start + 10 * MS,
-            duplicate_due: Some(start + 10 * MS)
+            duplicate_due: Some(start + 10 * MS),
+            ends_silence: false,
         }
     );
     assert_eq!(imp.stats().duplicated, 1);
@@ -188,6 +191,93 @@ fn blackhole_drops_only_during_outages() {
         .count();
     assert_eq!(dark, 400);
     assert_eq!(imp.stats().blackholed, 400);
+}
+
+/// What became of a datagram arriving at `at`: `Some(ends_silence)` when
+/// forwarded, `None` when silenced.
+fn passes(imp: &mut Impairer, at: Instant) -> Option<bool> {
+    match imp.handle_datagram(at, &mut [0; 10]) {
+        Verdict::Forward { ends_silence, .. } => Some(ends_silence),
+        Verdict::Drop(DropReason::Silenced) => None,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn silence_drops_what_follows_the_first_datagrams_for_its_length() {
+    let (mut imp, start) = impairer(Impairments {
+        silence: Some(Silence {
+            after: 2,
+            length: 100 * MS,
+        }),
+        ..Impairments::default()
+    });
+    // The first two pass; the silence counts from the second.
+    assert_eq!(passes(&mut imp, start), Some(false));
+    assert_eq!(passes(&mut imp, start + 5 * MS), Some(false));
+    for at in [6, 50, 104] {
+        assert_eq!(passes(&mut imp, start + at * MS), None, "at {at} ms");
+    }
+    // The first one after it is marked, later ones are not.
+    assert_eq!(passes(&mut imp, start + 105 * MS), Some(true));
+    assert_eq!(passes(&mut imp, start + 106 * MS), Some(false));
+    assert_eq!(passes(&mut imp, start + 500 * MS), Some(false));
+    let stats = imp.stats();
+    assert_eq!((stats.received, stats.silenced), (8, 3));
+}
+
+#[test]
+fn silence_after_no_datagram_counts_from_the_start() {
+    let (mut imp, start) = impairer(Impairments {
+        silence: Some(Silence {
+            after: 0,
+            length: 100 * MS,
+        }),
+        ..Impairments::default()
+    });
+    assert_eq!(passes(&mut imp, start + 99 * MS), None);
+    assert_eq!(passes(&mut imp, start + 100 * MS), Some(true));
+}
+
+#[test]
+fn no_silence_marks_no_datagram() {
+    let (mut imp, start) = impairer(Impairments::default());
+    for at in 0..10u32 {
+        assert_eq!(passes(&mut imp, start + at * 100 * MS), Some(false));
+    }
+}
+
+#[test]
+fn bytes_are_counted_on_arrival_and_on_sending() {
+    let (mut imp, start) = impairer(Impairments {
+        loss: 0.5,
+        ..Impairments::default()
+    });
+    let mut forwarded = 0;
+    for len in 1..=100usize {
+        if let Verdict::Forward { .. } = imp.handle_datagram(start, &mut vec![0; len]) {
+            imp.on_sent(len);
+            forwarded += len as u64;
+        }
+    }
+    let stats = imp.stats();
+    assert_eq!(stats.received_bytes, 5050);
+    assert_eq!(stats.sent_bytes, forwarded);
+    assert!(stats.lost > 0 && stats.sent_bytes < stats.received_bytes);
+}
+
+#[test]
+fn silence_parses_count_and_milliseconds() {
+    assert_eq!(
+        "1:1500".parse::<Silence>().unwrap(),
+        Silence {
+            after: 1,
+            length: 1500 * MS
+        }
+    );
+    for bad in ["1", "x:10", "1:-5", ""] {
+        assert!(bad.parse::<Silence>().is_err(), "{bad}");
+    }
 }
 
 #[test]

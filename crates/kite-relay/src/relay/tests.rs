@@ -25,7 +25,8 @@ fn config(upstream: SocketAddr, impairments: Impairments) -> RelayConfig {
     RelayConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         upstream,
-        impairments,
+        to_server: impairments.clone(),
+        to_client: impairments,
         seed: 7,
         max_datagrams: 10_000,
         max_duration: Duration::from_secs(30),
@@ -99,6 +100,49 @@ fn total_loss_forwards_nothing() {
     let report = relay.stop().unwrap();
     assert_eq!((report.to_server.received, report.to_server.lost), (5, 5));
     assert_eq!(report.to_server.sent, 0);
+}
+
+#[test]
+fn silence_end_checkpoints_what_each_side_sent_before_it() {
+    let (server, handle) = echo_server(2);
+    let to_server = Impairments {
+        silence: Some(crate::impair::Silence {
+            after: 1,
+            length: Duration::from_millis(300),
+        }),
+        ..Impairments::default()
+    };
+    let relay = RelayThread::spawn(RelayConfig {
+        to_server,
+        ..config(server, Impairments::default())
+    })
+    .unwrap();
+    let c = client();
+    let mut buf = [0u8; 16];
+    c.send_to(b"first", relay.local_addr()).unwrap();
+    assert_eq!(c.recv_from(&mut buf).unwrap().0, 5);
+    // Three retransmissions fall into the silence.
+    for _ in 0..3 {
+        c.send_to(b"again", relay.local_addr()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    c.send_to(b"late!!!", relay.local_addr()).unwrap();
+    assert_eq!(c.recv_from(&mut buf).unwrap().0, 7);
+    let report = relay.stop().unwrap();
+    handle.join().unwrap();
+    assert_eq!(report.to_server.silenced, 3);
+    assert_eq!(report.to_server.received_bytes, 5 + 3 * 5 + 7);
+    assert_eq!(report.to_server.sent_bytes, 5 + 7);
+    assert_eq!(report.to_client.sent_bytes, 5 + 7);
+    let checkpoint = report.silence_end.unwrap();
+    assert!(
+        checkpoint.at >= Duration::from_millis(300),
+        "{checkpoint:?}"
+    );
+    // Taken before the late datagram was sent on, and before its echo.
+    assert_eq!(checkpoint.to_server.sent_bytes, 5);
+    assert_eq!(checkpoint.to_client.sent_bytes, 5);
+    assert!(report.to_string().contains("silence_end at="), "{report}");
 }
 
 #[test]
