@@ -167,7 +167,7 @@ impl Connection {
         let mut ranges = Vec::new();
         space
             .sent
-            .discard(|p| ranges.extend(p.payload.crypto.iter().copied()));
+            .discard(|p| ranges.extend(p.payload.crypto().iter().copied()));
         for (offset, len) in ranges {
             space.crypto.on_lost(offset, len);
         }

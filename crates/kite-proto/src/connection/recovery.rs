@@ -77,9 +77,11 @@ impl Connection {
         let marked = super::ecn::count_marked(&acked);
         let largest_sent = outcome.largest_newly_acked.map(|p| p.time_sent);
         self.on_ack_ecn(now, space, ack.ecn(), marked, largest_sent);
-        for packet in acked.drain(..) {
+        // By reference: each record is moved once, out of the deque.
+        for packet in &acked {
             self.on_packet_acked(now, space, packet);
         }
+        acked.clear();
         self.scratch = acked;
         self.detect_and_handle_losses(now, space);
         self.trace_metrics(now);
@@ -92,7 +94,7 @@ impl Connection {
         Ok(())
     }
 
-    fn on_packet_acked(&mut self, now: Instant, space: SpaceId, packet: SentPacket<SentFrames>) {
+    fn on_packet_acked(&mut self, now: Instant, space: SpaceId, packet: &SentPacket<SentFrames>) {
         if packet.in_flight {
             self.cc.on_ack(
                 now,
@@ -110,8 +112,8 @@ impl Connection {
         {
             self.key_update.phase_acked = true;
         }
-        let frames = packet.payload;
-        if let (Some(size), Some(mtu)) = (frames.mtu_probe, self.mtu.as_mut()) {
+        let frames = &packet.payload;
+        if let (Some(size), Some(mtu)) = (frames.mtu_probe(), self.mtu.as_mut()) {
             let confirmed = mtu.on_probe_acked(size);
             if confirmed > self.max_datagram_size {
                 self.max_datagram_size = confirmed;
@@ -121,12 +123,12 @@ impl Connection {
         if let Some(largest) = frames.ack_largest {
             self.space_mut(space).acks.on_ack_frame_acked(largest);
         }
-        for (offset, len) in frames.crypto {
+        for &(offset, len) in frames.crypto() {
             self.space_mut(space).crypto.on_acked(offset, len);
         }
-        for chunk in frames.streams {
+        for chunk in &frames.streams {
             self.streams
-                .on_stream_acked(chunk.id, chunk.offset, chunk.len, chunk.fin);
+                .on_stream_acked(chunk.id, chunk.offset, u64::from(chunk.len), chunk.fin);
         }
         for control in &frames.stream_controls {
             self.streams.on_control_acked(control);
@@ -139,7 +141,7 @@ impl Connection {
         now: Instant,
         space: SpaceId,
         largest_acked: Option<u64>,
-        packet: SentPacket<SentFrames>,
+        packet: &SentPacket<SentFrames>,
     ) {
         self.stats.packets_lost += 1;
         if self.is_tracing() {
@@ -163,11 +165,11 @@ impl Connection {
             );
         }
         self.stats.bytes_lost += u64::from(packet.size);
-        let frames = packet.payload;
-        if let (Some(size), Some(mtu)) = (frames.mtu_probe, self.mtu.as_mut()) {
+        let frames = &packet.payload;
+        if let (Some(size), Some(mtu)) = (frames.mtu_probe(), self.mtu.as_mut()) {
             mtu.on_probe_lost(size);
         }
-        self.queue_frames_again(space, &frames);
+        self.queue_frames_again(space, frames);
     }
 
     /// Queues what `frames` carried to be sent again: after a loss, or for
@@ -175,22 +177,25 @@ impl Connection {
     /// (CRYPTO and stream ranges), and a frame already queued is not queued
     /// twice.
     fn queue_frames_again(&mut self, space: SpaceId, frames: &SentFrames) {
-        for &(offset, len) in &frames.crypto {
+        for &(offset, len) in frames.crypto() {
             self.space_mut(space).crypto.on_lost(offset, len);
         }
         for chunk in &frames.streams {
             self.streams
-                .on_stream_lost(chunk.id, chunk.offset, chunk.len, chunk.fin);
+                .on_stream_lost(chunk.id, chunk.offset, u64::from(chunk.len), chunk.fin);
         }
         for control in &frames.stream_controls {
             self.streams.on_control_lost(control);
         }
-        for control in &frames.controls {
+        let Some(rare) = frames.rare.as_deref() else {
+            return;
+        };
+        for control in &rare.controls {
             if !self.pending_controls.contains(control) {
                 self.push_control(control.clone());
             }
         }
-        if frames.handshake_done && !self.peer_validated_address_by_done() {
+        if rare.handshake_done && !self.peer_validated_address_by_done() {
             self.handshake_done_pending = true;
         }
     }
@@ -215,9 +220,10 @@ impl Connection {
             |p| lost.push(p),
         );
         let largest_acked = self.space(space).sent.largest_acked();
-        for packet in lost.drain(..) {
+        for packet in &lost {
             self.on_packet_lost(now, space, largest_acked, packet);
         }
+        lost.clear();
         self.scratch = lost;
         if let Some(sent_time) = outcome.largest_lost_time_sent {
             self.cc.on_congestion_event(

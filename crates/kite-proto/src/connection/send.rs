@@ -147,7 +147,7 @@ impl Connection {
         b.note(|| FrameSummary::Ping);
         b.ack_eliciting = true;
         b.mtu_probe = Some(size);
-        b.frames.mtu_probe = Some(size);
+        b.frames.rare_mut().mtu_probe = Some(size);
         self.finish_packet(now, buf, b, Some(size));
         if buf.len() != size {
             buf.clear();
@@ -436,7 +436,7 @@ impl Connection {
             Frame::HandshakeDone.encode(buf);
             b.note(|| FrameSummary::HandshakeDone);
             self.handshake_done_pending = false;
-            b.frames.handshake_done = true;
+            b.frames.rare_mut().handshake_done = true;
             b.ack_eliciting = true;
         }
         while let Some(data) = self.path_responses.front().copied() {
@@ -465,7 +465,7 @@ impl Connection {
             frame.encode(buf);
             b.note(|| FrameSummary::from_frame(&frame));
             if let Some(control) = self.pending_controls.pop_front() {
-                b.frames.controls.push(control);
+                b.frames.rare_mut().controls.push(control);
             }
             b.ack_eliciting = true;
         }
@@ -491,7 +491,7 @@ impl Connection {
                 offset,
                 len: data.len(),
             });
-            b.frames.crypto.push((offset, data.len() as u64));
+            b.frames.rare_mut().crypto.push((offset, data.len() as u64));
             b.ack_eliciting = true;
         }
     }
@@ -520,6 +520,7 @@ impl Connection {
                 .room(buf)
                 .checked_sub(STREAM_HEADER_MAX)
                 .filter(|m| *m > 0)
+                .map(|m| m.min(usize::from(u16::MAX)))
             else {
                 return;
             };
@@ -544,7 +545,8 @@ impl Connection {
             b.frames.streams.push(SentStreamChunk {
                 id,
                 offset: range.offset,
-                len: range.len as u64,
+                // `max` above keeps it within 16 bits.
+                len: u16::try_from(range.len).unwrap_or(u16::MAX),
                 fin: range.fin,
             });
             b.ack_eliciting = true;

@@ -96,8 +96,12 @@ impl Connection {
             .discard(|p| packets.push(p));
         for packet in packets {
             for chunk in packet.payload.streams {
-                self.streams
-                    .on_stream_lost(chunk.id, chunk.offset, chunk.len, chunk.fin);
+                self.streams.on_stream_lost(
+                    chunk.id,
+                    chunk.offset,
+                    u64::from(chunk.len),
+                    chunk.fin,
+                );
             }
             for control in &packet.payload.stream_controls {
                 self.streams.on_control_lost(control);

@@ -314,7 +314,7 @@ fn server_handshake_pto_also_sends_the_unacknowledged_server_hello() {
     server
         .space_mut(SpaceId::Initial)
         .sent
-        .discard(|p| lost.extend(p.payload.crypto.iter().copied()));
+        .discard(|p| lost.extend(p.payload.crypto().iter().copied()));
     for (offset, len) in lost {
         server
             .space_mut(SpaceId::Initial)
