@@ -207,16 +207,18 @@ impl Connection {
             if end.saturating_sub(buf.len()) < MIN_PACKET_ROOM {
                 break;
             }
-            let Some(mut b) = self.start_packet(space, buf, end) else {
+            // Built in place: the builder, its frame record included, is
+            // written where it stays until the packet is finished.
+            builder = self.start_packet(space, buf, end);
+            let Some(b) = builder.as_mut() else {
                 continue;
             };
-            self.write_frames(now, buf, &mut b, can_send_data);
+            self.write_frames(now, buf, b, can_send_data);
             if space == SpaceId::Initial {
                 has_initial = true;
                 initial_ack_eliciting |= b.ack_eliciting;
             }
             sent_handshake |= space == SpaceId::Handshake;
-            builder = Some(b);
         }
         let b = builder?;
         // RFC 9000 §14.1: clients pad every datagram with an Initial; servers
