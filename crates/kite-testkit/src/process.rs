@@ -318,4 +318,3 @@ impl Server {
         self.process.stderr_text()
     }
 }
-

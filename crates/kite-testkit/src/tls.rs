@@ -281,4 +281,3 @@ impl ResolvesServerCert for OneKey {
         Some(self.0.clone())
     }
 }
-
