@@ -19,7 +19,7 @@ mod perf;
 mod soak;
 
 use peers::{
-    DEADLINE, Done, MIB, Peer, Process, Role, Server, kite, notice, parse_echo_ok,
+    DEADLINE, Done, MIB, Peer, Process, Role, Server, ServerDone, kite, notice, parse_echo_ok,
     parse_zero_rtt_accepted, run_client, write_cert,
 };
 use std::path::{Path, PathBuf};

@@ -16,7 +16,9 @@
 mod peers;
 
 use kite_relay::{Blackhole, Impairments, RelayConfig, RelayThread, Report, Silence};
-use peers::{ClientRun, Peer, Process, Server, notice, run_client};
+use kite_testkit::process::temp_dir;
+use kite_testkit::tls::SelfSigned;
+use peers::{ClientRun, Peer, Process, notice, run_client, start_server};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
@@ -103,7 +105,7 @@ fn transfer(
     (streams, size): (u64, u64),
     deadline: Duration,
 ) -> Report {
-    let server_process = Server::start(server, &[]);
+    let server_process = start_server(server, &[]);
     let start = Instant::now();
     let relay = start_relay(&server_process.addr, impairments);
     let addr = relay.local_addr().to_string();
@@ -129,7 +131,7 @@ fn handshakes(
     (count, concurrency): (usize, usize),
     deadline: Duration,
 ) -> Report {
-    let server_process = Server::start(server, handshake_flags(server));
+    let server_process = start_server(server, handshake_flags(server));
     let start = Instant::now();
     let relay = start_relay(&server_process.addr, impairments);
     let addr = relay.local_addr().to_string();
@@ -466,14 +468,14 @@ fn blackhole_kite_server_quinn_client() {
 
 #[test]
 fn longrtt_kite_kite_through_the_relay_binary() {
-    let server = Server::start(Peer::Kite, &[]);
+    let server = start_server(Peer::Kite, &[]);
     let start = Instant::now();
     let mut relay_cmd = Command::new(env!("CARGO_BIN_EXE_kite-relay"));
     relay_cmd.args(["--listen", "127.0.0.1:0", "--upstream", &server.addr]);
     relay_cmd.args(["--delay", "750", "--max-secs", "120"]);
     relay_cmd.args(["--seed", &seed().to_string()]);
     let mut relay = Process::spawn(relay_cmd);
-    let first = relay.next_line(Duration::from_secs(10));
+    let first = relay.next_line_within(Duration::from_secs(10));
     let addr = first
         .strip_prefix("relaying ")
         .and_then(|rest| rest.split_once(" -> "))
@@ -549,25 +551,17 @@ fn large_certificate(name: &str) -> (PathBuf, PathBuf, usize) {
         .map(|i| format!("host-{i}.a-rather-long-subdomain.example.com"))
         .chain(["localhost".to_string()])
         .collect();
-    let certified = rcgen::generate_simple_self_signed(names)
-        .unwrap_or_else(|e| panic!("making the certificate: {e}"));
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let write = |path: &PathBuf, text: String| {
-        std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    };
-    write(&cert, certified.cert.pem());
-    write(&key, certified.signing_key.serialize_pem());
-    (cert, key, certified.cert.der().len())
+    let certified = SelfSigned::for_names(names);
+    let dir = temp_dir(env!("CARGO_TARGET_TMPDIR"), name);
+    let (cert, key) = certified.write_pem(&dir);
+    (cert, key, certified.cert.len())
 }
 
 fn amplificationlimit(client: Peer) {
     let name = "amplificationlimit";
     let (cert, key, cert_len) = large_certificate(&format!("{name}-{client:?}"));
     let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
-    let server_process = Server::start(Peer::Kite, &["--cert", &cert_arg, "--key", &key_arg]);
+    let server_process = start_server(Peer::Kite, &["--cert", &cert_arg, "--key", &key_arg]);
     let start = Instant::now();
     let silence = Silence {
         after: 1,
@@ -653,7 +647,7 @@ fn relay_binary_silences_one_direction_and_reports_its_end() {
     cmd.args(["--to-server-silence", "1:300", "--max-datagrams", "6"]);
     cmd.args(["--max-secs", "10"]);
     let mut relay = Process::spawn(cmd);
-    let first = relay.next_line(Duration::from_secs(10));
+    let first = relay.next_line_within(Duration::from_secs(10));
     let addr = first
         .strip_prefix("relaying ")
         .and_then(|rest| rest.split_once(" -> "))

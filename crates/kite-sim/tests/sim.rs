@@ -14,6 +14,7 @@ use kite_proto::{
     ClientConfig, ConnectionError, ConnectionStats, Dir, Event, ServerConfig, TransportConfig,
 };
 use kite_sim::{CLIENT, LinkConfig, SERVER, Simulation};
+use kite_testkit::tls::{self as testkit, SelfSigned};
 
 #[path = "sim/attacks.rs"]
 mod attacks;
@@ -35,27 +36,10 @@ fn tls_configs_with(transport: TransportConfig) -> (ServerConfig, ClientConfig) 
 
 /// TLS and transport configs; with `early_data`, TLS allows 0-RTT both ways.
 fn tls_configs_full(transport: TransportConfig, early_data: bool) -> (ServerConfig, ClientConfig) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
-        .unwrap();
-    server.alpn_protocols = vec![ALPN.to_vec()];
+    let identity = SelfSigned::localhost();
+    let mut server = testkit::server_config(&identity, ALPN);
     server.max_early_data_size = if early_data { u32::MAX } else { 0 };
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der).unwrap();
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client.alpn_protocols = vec![ALPN.to_vec()];
+    let mut client = testkit::client_config_trusting(&identity, ALPN);
     client.enable_early_data = early_data;
     let transport = Arc::new(transport);
     (
@@ -834,34 +818,15 @@ fn amplification_limit_holds_with_a_large_certificate_and_lost_client_retransmis
         .map(|i| format!("host-{i}.a-rather-long-subdomain.example.com"))
         .chain(["localhost".to_string()])
         .collect();
-    let cert = rcgen::generate_simple_self_signed(names).unwrap();
-    assert!(cert.cert.der().len() > 4 * 1200, "certificate too small");
-    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
-        .unwrap();
-    server_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let identity = SelfSigned::for_names(names);
+    assert!(identity.cert.len() > 4 * 1200, "certificate too small");
     let (_, client) = tls_configs();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der).unwrap();
-    let mut client_tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client_tls.alpn_protocols = vec![ALPN.to_vec()];
     let client = ClientConfig {
-        tls: Arc::new(client_tls),
+        tls: Arc::new(testkit::client_config_trusting(&identity, ALPN)),
         ..client
     };
     let server = ServerConfig {
-        tls: Arc::new(server_tls),
+        tls: Arc::new(testkit::server_config(&identity, ALPN)),
         transport: Arc::new(TransportConfig::default()),
     };
     let mut sim = Simulation::pair(seed(26), LinkConfig::default(), server);

@@ -9,11 +9,10 @@ use bytes::Bytes;
 use kite::{
     ClientConfig, Connection, ConnectionError, Listener, ServerConfig, Transport, TransportConfig,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use kite_testkit::tls::{self, SelfSigned, SkipChain};
+use rustls::NamedGroup;
 use rustls::client::{ClientSessionMemoryCache, ClientSessionStore, Tls13ClientSessionValue};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
+use rustls::pki_types::ServerName;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,26 +40,11 @@ fn configs_with_tls(
     transport: TransportConfig,
     adjust: impl FnOnce(&mut rustls::ServerConfig, &mut rustls::ClientConfig),
 ) -> (ServerConfig, ClientConfig) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert = CertificateDer::from(certified.cert.der().to_vec());
-    let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-
-    let mut server_tls = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key.into())
-        .unwrap();
-    server_tls.alpn_protocols = vec![ALPN.to_vec()];
-
-    let mut client_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(TrustOne { cert, provider }))
-        .with_no_client_auth();
-    client_tls.alpn_protocols = vec![ALPN.to_vec()];
+    let identity = SelfSigned::localhost();
+    let mut server_tls = tls::server_config(&identity, ALPN);
+    // Trusts exactly this certificate, whatever the name; checks signatures.
+    let verifier = Arc::new(SkipChain::pinned(identity.cert.clone()));
+    let mut client_tls = tls::client_config_with_verifier(verifier, ALPN);
     adjust(&mut server_tls, &mut client_tls);
 
     let transport = Arc::new(transport);
@@ -75,66 +59,6 @@ fn configs_with_tls(
             token_store: Some(Arc::new(kite_proto::config::TokenMemoryCache::default())),
         },
     )
-}
-
-/// Trusts exactly one certificate, whatever the name; checks signatures as usual.
-#[derive(Debug)]
-struct TrustOne {
-    cert: CertificateDer<'static>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for TrustOne {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_ref() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::UnknownIssuer,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 async fn within<T>(test: impl Future<Output = T>) -> T {

@@ -5,7 +5,7 @@
 //! with `--max-conns` and must see every connection end. Sizes and flag
 //! conflicts fail with one line. Throughput is printed, never asserted.
 
-use crate::peers::{Peer, Role, Server, field, notice, run_client, value};
+use crate::peers::{Peer, Role, Server, ServerDone, field, notice, run_client, value};
 use crate::run_kite;
 use std::time::Instant;
 

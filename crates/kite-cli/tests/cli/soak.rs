@@ -15,7 +15,7 @@
 //! floods until its stdin closes or [`FLOOD_LIMIT`] passes, and only ever
 //! sends to a loopback address.
 
-use crate::peers::{Process, Role, Server, field, kite, notice, run_client};
+use crate::peers::{Process, Role, Server, ServerDone, field, kite, notice, run_client};
 use std::io::Read;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;

@@ -4,37 +4,22 @@
 use std::sync::Arc;
 
 use kite_proto::{ClientConfig, ServerConfig, TransportConfig};
+use kite_testkit::tls::{self as testkit, SelfSigned};
+
+/// ALPN of the bulk transfers.
+const ALPN: &[u8] = b"bulk";
 
 /// A server and a client config that trust each other, ALPN `bulk`.
 pub fn tls_configs() -> (ServerConfig, ClientConfig) {
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert_der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
-    let key_der =
-        rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
-        .unwrap();
-    server.alpn_protocols = vec![b"bulk".to_vec()];
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der).unwrap();
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    client.alpn_protocols = vec![b"bulk".to_vec()];
+    let identity = SelfSigned::localhost();
     let transport = Arc::new(TransportConfig::default());
     (
         ServerConfig {
-            tls: Arc::new(server),
+            tls: Arc::new(testkit::server_config(&identity, ALPN)),
             transport: transport.clone(),
         },
         ClientConfig {
-            tls: Arc::new(client),
+            tls: Arc::new(testkit::client_config_trusting(&identity, ALPN)),
             transport,
             token_store: None,
         },

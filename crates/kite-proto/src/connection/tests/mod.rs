@@ -1,8 +1,9 @@
 //! Connection behaviour that needs both ends: a client and a server endpoint
 //! joined by hand, datagram by datagram, on a virtual clock. A test decides
 //! which datagrams arrive, fires each side's timers when it wants, and reads
-//! what each side sent from a recording tracer. TLS uses a throwaway Ed25519
-//! key and a placeholder certificate the client accepts unchecked.
+//! what each side sent from a recording tracer. TLS uses kite-testkit's
+//! placeholder certificate with a throwaway Ed25519 key, which the client
+//! accepts unchecked.
 
 mod probes;
 
@@ -11,12 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::ring as provider;
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::Connection;
 use crate::config::{ClientConfig, ServerConfig, TransportConfig};
@@ -99,26 +94,9 @@ pub(super) struct Tls {
 
 impl Tls {
     pub fn new() -> Tls {
-        let provider = Arc::new(provider::default_provider());
-        let pkcs8 =
-            ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-                .unwrap();
-        let key =
-            provider::sign::any_eddsa_type(&PrivatePkcs8KeyDer::from(pkcs8.as_ref())).unwrap();
-        let certified = CertifiedKey::new(vec![CertificateDer::from(vec![0x30, 0x00])], key);
-        let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_no_client_auth()
-            .with_cert_resolver(Arc::new(OneKey(Arc::new(certified))));
-        server.alpn_protocols = vec![ALPN.to_vec()];
-        let mut client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServer))
-            .with_no_client_auth();
-        client.alpn_protocols = vec![ALPN.to_vec()];
+        let provider = kite_testkit::tls::provider();
+        let server = kite_testkit::tls::placeholder_server_config(provider.clone(), ALPN);
+        let client = kite_testkit::tls::unchecked_client_config(provider, ALPN);
         Tls {
             server: Arc::new(server),
             client: Arc::new(client),
@@ -302,51 +280,4 @@ pub(super) fn packets(datagram: &[u8]) -> Vec<(PacketType, Vec<u8>)> {
             (p.header.packet_type(), datagram[p.range].to_vec())
         })
         .collect()
-}
-
-#[derive(Debug)]
-struct AcceptAnyServer;
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("QUIC is TLS 1.3 only".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _: &[u8],
-        _: &CertificateDer<'_>,
-        _: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
-}
-
-#[derive(Debug)]
-struct OneKey(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for OneKey {
-    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }

@@ -2,70 +2,22 @@
 //! (RFC 9001 §6) across several generations, for every QUIC cipher suite and
 //! both versions.
 //!
-//! The handshake uses a throwaway Ed25519 key and a placeholder certificate:
-//! the client accepts anything, since only the key schedule is under test.
+//! The handshake uses kite-testkit's placeholder certificate with a throwaway
+//! Ed25519 key: the client accepts anything, since only the key schedule is
+//! under test.
 
 use crate::Version;
 use crate::crypto::{
     KeyChange, OneRttKeys, PacketKey, TAG_LEN, open_payload, seal_payload, tls_version,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use kite_testkit::tls::{placeholder_server_config, unchecked_client_config};
+use rustls::SupportedCipherSuite;
 use rustls::crypto::{CryptoProvider, ring as provider};
-use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::ServerName;
 use rustls::quic::{ClientConnection, Connection, ServerConnection};
-use rustls::server::{ClientHello, ResolvesServerCert};
-use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme, SupportedCipherSuite};
 use std::sync::Arc;
 
 const ALPN: &[u8] = b"kite-test";
-
-#[derive(Debug)]
-struct AcceptAnyServer;
-
-impl ServerCertVerifier for AcceptAnyServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("QUIC is TLS 1.3 only".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        vec![SignatureScheme::ED25519]
-    }
-}
-
-#[derive(Debug)]
-struct OneKey(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for OneKey {
-    fn resolve(&self, _client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
-}
 
 fn crypto_provider(suite: SupportedCipherSuite) -> Arc<CryptoProvider> {
     Arc::new(CryptoProvider {
@@ -77,25 +29,8 @@ fn crypto_provider(suite: SupportedCipherSuite) -> Arc<CryptoProvider> {
 /// A client and a server connection for `version`, limited to `suite`.
 fn connections(version: Version, suite: SupportedCipherSuite) -> (Connection, Connection) {
     let tls_version = tls_version(version).unwrap();
-    let mut client_config = rustls::ClientConfig::builder_with_provider(crypto_provider(suite))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer))
-        .with_no_client_auth();
-    client_config.alpn_protocols = vec![ALPN.to_vec()];
-
-    let pkcs8 =
-        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
-    let signing_key =
-        provider::sign::any_eddsa_type(&PrivatePkcs8KeyDer::from(pkcs8.as_ref())).unwrap();
-    let certified = CertifiedKey::new(vec![CertificateDer::from(vec![0x30, 0x00])], signing_key);
-    let mut server_config = rustls::ServerConfig::builder_with_provider(crypto_provider(suite))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(OneKey(Arc::new(certified))));
-    server_config.alpn_protocols = vec![ALPN.to_vec()];
+    let client_config = unchecked_client_config(crypto_provider(suite), ALPN);
+    let server_config = placeholder_server_config(crypto_provider(suite), ALPN);
 
     let client = ClientConnection::new(
         Arc::new(client_config),
