@@ -16,7 +16,11 @@ mod tickets;
 mod tls;
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// kite: a QUIC implementation in Rust.
 #[derive(Parser)]
@@ -72,6 +76,7 @@ enum PerfRole {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Inspect { hex, cid_len } => inspect::run(&hex, cid_len).map(|report| {
             print!("{report}");
@@ -97,6 +102,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints kite's `tracing` events on stderr: warnings (e.g. socket buffers
+/// the OS capped, UDP offloads missing) unless `RUST_LOG` selects more, as
+/// comma-separated `level` or `target=level` items (`RUST_LOG=kite=debug`).
+fn init_logging() {
+    let from_env = std::env::var("RUST_LOG").ok().and_then(|spec| {
+        spec.parse::<Targets>()
+            .map_err(|e| eprintln!("kite: RUST_LOG={spec:?} ignored: {e}"))
+            .ok()
+    });
+    let filter = from_env.unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .with(filter)
+        .init();
 }
 
 /// Runs a command on a multi-threaded tokio runtime: kite's driver and

@@ -272,11 +272,43 @@ fn kite_server_without_zero_rtt_resumes_in_1rtt() {
 
 /// Runs `kite ARGS` to completion within the deadline.
 fn run_kite(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+    run_kite_with_log(args, None)
+}
+
+/// Runs `kite` with `RUST_LOG` set to `log`, or unset.
+fn run_kite_with_log(
+    args: &[&str],
+    log: Option<&str>,
+) -> (std::process::ExitStatus, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kite"));
     cmd.args(args);
+    match log {
+        Some(log) => cmd.env("RUST_LOG", log),
+        None => cmd.env_remove("RUST_LOG"),
+    };
     let mut process = Process::spawn(cmd);
     let status = process.wait(DEADLINE);
     (status, process.stdout_text(), process.stderr_text())
+}
+
+#[test]
+fn rust_log_selects_tracing_events_on_stderr() {
+    let (status, stdout, stderr) = run_kite_with_log(&["demo"], Some("kite_proto=debug"));
+    assert!(status.success(), "demo failed ({status}): {stderr}");
+    assert!(stdout.contains("demo ok"), "{stdout}");
+    assert!(stderr.contains("DEBUG"), "{stderr}");
+    assert!(stderr.contains("connection state changed"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_rust_log_is_reported_and_ignored() {
+    let (status, _, stderr) = run_kite_with_log(&["demo"], Some("kite=loudly"));
+    assert!(status.success(), "demo failed ({status}): {stderr}");
+    assert!(
+        stderr.contains("RUST_LOG=\"kite=loudly\" ignored"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("DEBUG"), "{stderr}");
 }
 
 #[test]
