@@ -22,17 +22,7 @@ use tokio::sync::Notify;
 /// quic-go queues 256 undecrypted packets per connection; a drop past that is
 /// a loss the peer recovers from, while an unbounded queue would let a flood
 /// grow memory without limit.
-const INBOX_LIMIT: usize = 1024;
-
-/// What became of datagrams handed to a connection's inbox.
-pub(crate) struct Delivery {
-    /// The task must be woken for them: the inbox was empty, so nothing else will.
-    pub(crate) wake: bool,
-    /// How many did not fit and were dropped.
-    pub(crate) dropped: usize,
-    /// The inbox is half full or more: its task is falling behind the driver.
-    pub(crate) crowded: bool,
-}
+const INBOX_LIMIT: usize = 256;
 
 /// What a connection's task, its handles and its streams share.
 pub(crate) struct ConnShared {
@@ -96,19 +86,16 @@ impl ConnShared {
     }
 
     /// Queues routed datagrams for the task (`events` is left empty), as
-    /// many as fit.
-    pub(crate) fn deliver(&self, events: &mut Vec<ConnectionEvent>) -> Delivery {
+    /// many as fit. Returns whether the task must be woken for them (the
+    /// inbox was empty: nothing else will wake it) and how many were dropped.
+    pub(crate) fn deliver(&self, events: &mut Vec<ConnectionEvent>) -> (bool, usize) {
         let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
         let was_empty = inbox.is_empty();
         let room = INBOX_LIMIT.saturating_sub(inbox.len());
         let dropped = events.len().saturating_sub(room);
         events.truncate(room);
         inbox.append(events);
-        Delivery {
-            wake: was_empty && !inbox.is_empty(),
-            dropped,
-            crowded: inbox.len() >= INBOX_LIMIT / 4,
-        }
+        (was_empty && !inbox.is_empty(), dropped)
     }
 
     /// Moves everything in the inbox to `into` (empty), swapping buffers so

@@ -41,77 +41,54 @@ pub(crate) async fn run(shared: Arc<TransportShared>) {
                 continue;
             }
         }
-        let crowded = route_batch(&shared, &mut batch, &mut response_buf, &mut run, &mut to_wake);
+        let now = Instant::now();
+        let mut state = shared.lock();
+        // Connections waiting in the listener count against the endpoint's
+        // bound on incoming connections (the seed's accept queue).
+        let backlog = state
+            .listener
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity());
+        state.endpoint.set_accept_backlog(backlog);
+        for Datagram { data, from, ecn } in batch.drain(..) {
+            match state
+                .endpoint
+                .handle_datagram(now, from, ecn, data, &mut response_buf)
+            {
+                None => {}
+                Some(DatagramEvent::ConnectionEvent(handle, event)) => {
+                    if run.handle != Some(handle) {
+                        to_wake.extend(run.flush(&shared, &state));
+                        run.handle = Some(handle);
+                    }
+                    run.events.push(event);
+                }
+                Some(DatagramEvent::NewConnection(handle, conn)) => {
+                    shared.spawn_connection(&mut state, handle, conn);
+                    // Its first datagram, still unprocessed: the task opens it.
+                    to_wake.extend(run.flush(&shared, &state));
+                    let mut first = state.endpoint.take_pending_events(handle);
+                    to_wake.extend(shared.route(&state, handle, &mut first));
+                }
+                Some(DatagramEvent::Response(transmit)) => {
+                    let data = response_buf.get(..transmit.size).unwrap_or(&response_buf);
+                    // Stateless replies are best effort: a full socket drops
+                    // them like the network might.
+                    if let Err(e) = shared.socket.try_send(&transmit, data) {
+                        tracing::debug!("stateless response not sent: {e}");
+                    }
+                }
+            }
+        }
+        to_wake.extend(run.flush(&shared, &state));
+        drop(state);
         // One wake per connection per batch, not per datagram: each is a
         // cross-thread handoff.
         for conn in to_wake.drain(..) {
             conn.wake_task();
         }
-        // While the socket stays readable this loop never waits, and the
-        // task it just woke may sit in this worker's next-task slot (which
-        // tokio's other worker cannot steal) until the driver's budget runs
-        // out: hundreds of datagrams later, past its inbox bound. A task
-        // falling behind gets the thread now.
-        if crowded {
-            tokio::task::yield_now().await;
-        }
     }
     tracing::trace!("transport driver stopped");
-}
-
-/// Feeds one read's datagrams to the endpoint under one lock: sends its
-/// stateless responses, spawns new connections' tasks, and delivers the rest
-/// to connection inboxes, adding the tasks to wake to `to_wake`. Returns
-/// whether a connection's inbox is crowded.
-fn route_batch(
-    shared: &Arc<TransportShared>,
-    batch: &mut Vec<Datagram>,
-    response_buf: &mut Vec<u8>,
-    run: &mut Run,
-    to_wake: &mut Vec<Arc<ConnShared>>,
-) -> bool {
-    let now = Instant::now();
-    let mut crowded = false;
-    let mut state = shared.lock();
-    // Connections waiting in the listener count against the endpoint's
-    // bound on incoming connections (the seed's accept queue).
-    let backlog = state
-        .listener
-        .as_ref()
-        .map_or(0, |tx| tx.max_capacity() - tx.capacity());
-    state.endpoint.set_accept_backlog(backlog);
-    for Datagram { data, from, ecn } in batch.drain(..) {
-        match state
-            .endpoint
-            .handle_datagram(now, from, ecn, data, response_buf)
-        {
-            None => {}
-            Some(DatagramEvent::ConnectionEvent(handle, event)) => {
-                if run.handle != Some(handle) {
-                    crowded |= run.flush(shared, &state, to_wake);
-                    run.handle = Some(handle);
-                }
-                run.events.push(event);
-            }
-            Some(DatagramEvent::NewConnection(handle, conn)) => {
-                shared.spawn_connection(&mut state, handle, conn);
-                // Its first datagram, still unprocessed: the task opens it.
-                crowded |= run.flush(shared, &state, to_wake);
-                let mut first = state.endpoint.take_pending_events(handle);
-                crowded |= shared.route(&state, handle, &mut first, to_wake);
-            }
-            Some(DatagramEvent::Response(transmit)) => {
-                let data = response_buf.get(..transmit.size).unwrap_or(response_buf);
-                // Stateless replies are best effort: a full socket drops
-                // them like the network might.
-                if let Err(e) = shared.socket.try_send(&transmit, data) {
-                    tracing::debug!("stateless response not sent: {e}");
-                }
-            }
-        }
-    }
-    crowded |= run.flush(shared, &state, to_wake);
-    crowded
 }
 
 /// Consecutive datagrams of one read for the same connection (in a bulk
@@ -124,17 +101,14 @@ struct Run {
 }
 
 impl Run {
-    /// Delivers the run, leaving it empty, adding its connection to
-    /// `to_wake` if its task needs a wake; returns whether its inbox is crowded.
+    /// Delivers the run, leaving it empty; returns the connection if its
+    /// task needs a wake.
     fn flush(
         &mut self,
         shared: &TransportShared,
         state: &EndpointState,
-        to_wake: &mut Vec<Arc<ConnShared>>,
-    ) -> bool {
-        let Some(handle) = self.handle.take() else {
-            return false;
-        };
-        shared.route(state, handle, &mut self.events, to_wake)
+    ) -> Option<Arc<ConnShared>> {
+        let handle = self.handle.take()?;
+        shared.route(state, handle, &mut self.events)
     }
 }

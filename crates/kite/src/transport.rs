@@ -4,7 +4,7 @@
 //! to connection tasks, and the counts that decide when the driver stops, live
 //! here.
 
-use crate::connection::{ConnShared, Connection, Delivery};
+use crate::connection::{ConnShared, Connection};
 use crate::error::{DialError, ListenError};
 use crate::udp::Socket;
 use crate::{conn_task, driver};
@@ -74,26 +74,20 @@ impl TransportShared {
     }
 
     /// Moves routed datagrams (`events`, left empty) to their connection's
-    /// inbox, dropping what does not fit. Adds the connection to `to_wake`
-    /// when its task needs a wake, which the caller gives once the whole read
-    /// is routed. Returns whether the inbox is crowded (see [`Delivery`]).
+    /// inbox, dropping what does not fit. Returns the connection when its
+    /// task needs a wake, which the caller gives once the whole read is routed.
     pub(crate) fn route(
         &self,
         state: &EndpointState,
         handle: ConnectionHandle,
         events: &mut Vec<ConnectionEvent>,
-        to_wake: &mut Vec<Arc<ConnShared>>,
-    ) -> bool {
+    ) -> Option<Arc<ConnShared>> {
         // No route: the task ended; the endpoint forgets the connection soon.
         let Some(conn) = state.routes.get(&handle.0) else {
             events.clear();
-            return false;
+            return None;
         };
-        let Delivery {
-            wake,
-            dropped,
-            crowded,
-        } = conn.deliver(events);
+        let (wake, dropped) = conn.deliver(events);
         if dropped > 0 {
             self.dropped_datagrams
                 .fetch_add(dropped as u64, Ordering::Relaxed);
@@ -103,10 +97,7 @@ impl TransportShared {
                 "connection inbox full, datagrams dropped"
             );
         }
-        if wake {
-            to_wake.push(conn.clone());
-        }
-        crowded
+        wake.then(|| conn.clone())
     }
 
     /// Called when a connection task ends: forgets its route and lets the
