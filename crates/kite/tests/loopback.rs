@@ -129,6 +129,38 @@ async fn echo_of_one_stream() {
     .await
 }
 
+/// RFC 9001 §4.8: a certificate the client refuses ends the handshake
+/// with a CRYPTO_ERROR carrying TLS's alert (0x100 + unknown_ca, 48: the
+/// pinning verifier reports an unknown issuer);
+/// the server is left serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pinning_another_certificate_refuses_the_server() {
+    within(async {
+        let (server, good_client) = configs(TransportConfig::default());
+        let (_, mut client) = configs(TransportConfig::default());
+        let (addr, server_task) = start_echo_server(server);
+        let other = SelfSigned::localhost();
+        let verifier = Arc::new(SkipChain::pinned(other.cert.clone()));
+        client.tls = Arc::new(tls::client_config_with_verifier(verifier, ALPN));
+        match kite::dial_addr(addr, "localhost", client).await {
+            Err(kite::DialError::Connection(ConnectionError::LocalTransportError(e))) => {
+                assert_eq!(e.code.0, 0x100 + 48, "{e:?}");
+            }
+            Err(other) => panic!("unexpected error: {other:?}"),
+            Ok(_) => panic!("the client accepted a certificate it does not pin"),
+        }
+        let conn = kite::dial_addr(addr, "localhost", good_client)
+            .await
+            .unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        send.write_all(b"still here").await.unwrap();
+        send.finish().unwrap();
+        assert_eq!(recv.read_to_end(1024).await.unwrap(), b"still here");
+        server_task.abort();
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_of_eight_streams_of_one_mib() {
     const SIZE: usize = 1 << 20;
