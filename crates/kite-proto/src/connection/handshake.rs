@@ -196,7 +196,7 @@ impl Connection {
             token_store: None,
             remote_cids: Default::default(),
             remote_cid_seq: 0,
-            peer_reset_tokens: Vec::new(),
+            peer_reset_tokens: Default::default(),
             pending_controls: Default::default(),
             remote,
             address_validated: false,
@@ -431,7 +431,8 @@ impl Connection {
             (false, false) => Some(ours.min(theirs)),
         };
         if let Some(token) = params.stateless_reset_token {
-            self.peer_reset_tokens.push(token);
+            // The server's handshake connection ID is sequence 0 (RFC 9000 §5.1.1).
+            self.peer_reset_tokens.insert(0, token);
             self.endpoint_events
                 .push_back(EndpointEventInner::PeerResetToken(token));
         }

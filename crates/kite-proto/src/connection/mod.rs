@@ -128,6 +128,9 @@ pub(crate) enum EndpointEventInner {
     /// A stateless reset token of the peer: datagrams ending in it belong
     /// to this connection even if their CID is unknown (RFC 9000 §10.3.1).
     PeerResetToken(crate::cid::ResetToken),
+    /// The peer's connection ID of this reset token was retired: a datagram
+    /// ending in it no longer routes here (RFC 9000 §10.3.1).
+    PeerResetTokenRetired(crate::cid::ResetToken),
 }
 
 /// A stream call on a stream that is closed, unknown, or of the wrong
@@ -222,8 +225,9 @@ pub struct Connection {
     /// Connection IDs the peer issued, by sequence number (RFC 9000 §5.1.1).
     remote_cids: std::collections::BTreeMap<u64, ConnectionId>,
     remote_cid_seq: u64,
-    /// Stateless reset tokens of the peer's connection IDs (RFC 9000 §10.3.1).
-    peer_reset_tokens: Vec<crate::cid::ResetToken>,
+    /// Stateless reset tokens of the peer's connection IDs not yet retired,
+    /// by sequence number (RFC 9000 §10.3.1); at most one per remote CID.
+    peer_reset_tokens: std::collections::BTreeMap<u64, crate::cid::ResetToken>,
     /// Frames about connection IDs and other control waiting to be sent.
     pending_controls: VecDeque<ControlFrame>,
     remote: SocketAddr,

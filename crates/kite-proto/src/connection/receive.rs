@@ -587,12 +587,11 @@ impl Connection {
             return Ok(());
         }
         self.remote_cids.insert(frame.sequence, frame.id);
-        // Bounded by the CID limit checked below (plus the handshake's).
-        if self.peer_reset_tokens.len() <= ACTIVE_CID_LIMIT as usize {
-            self.peer_reset_tokens.push(frame.reset_token);
-            self.endpoint_events
-                .push_back(super::EndpointEventInner::PeerResetToken(frame.reset_token));
-        }
+        // Kept as long as its CID (bounded by the CID limit checked below).
+        self.peer_reset_tokens
+            .insert(frame.sequence, frame.reset_token);
+        self.endpoint_events
+            .push_back(super::EndpointEventInner::PeerResetToken(frame.reset_token));
         if frame.retire_prior_to > self.remote_cid_seq {
             let retired: Vec<u64> = self
                 .remote_cids
@@ -601,6 +600,11 @@ impl Connection {
                 .collect();
             for seq in retired {
                 self.remote_cids.remove(&seq);
+                // RFC 9000 §10.3.1: a retired CID's token is no longer checked.
+                if let Some(token) = self.peer_reset_tokens.remove(&seq) {
+                    self.endpoint_events
+                        .push_back(super::EndpointEventInner::PeerResetTokenRetired(token));
+                }
                 self.push_retire(ControlFrame::RetireConnectionId(seq))?;
             }
             self.remote_cid_seq = frame.retire_prior_to;
@@ -635,7 +639,7 @@ impl Connection {
     /// compared, in constant time each, so timing reveals nothing.
     fn is_peer_reset_token(&self, candidate: &crate::cid::ResetToken) -> bool {
         self.peer_reset_tokens
-            .iter()
+            .values()
             .fold(false, |found, token| found | (token == candidate))
     }
 
@@ -693,4 +697,58 @@ fn packet_info(parsed: &ParsedHeader<'_>) -> Option<PacketInfo> {
 fn frame_len_of_datagram(data_len: usize) -> u64 {
     let len = data_len as u64;
     1 + crate::coding::varint_size(len) as u64 + len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::EndpointEventInner;
+    use super::super::tests::Pair;
+    use crate::cid::{ConnectionId, ResetToken};
+    use crate::frame::NewConnectionId;
+
+    fn new_cid(sequence: u64, retire_prior_to: u64) -> NewConnectionId {
+        let byte = u8::try_from(sequence).unwrap();
+        NewConnectionId {
+            sequence,
+            retire_prior_to,
+            id: ConnectionId::new(&[byte; 8]).unwrap(),
+            reset_token: ResetToken([byte; 16]),
+        }
+    }
+
+    #[test]
+    fn reset_tokens_follow_the_peers_connection_ids_through_retirement() {
+        let mut pair = Pair::new();
+        pair.exchange();
+        // Far more IDs than the limit, each retiring the ones before it: the
+        // newest token is always checked, retired ones never, and no more
+        // than the limit's worth are ever kept.
+        for sequence in 10..40u8 {
+            let server = pair.server();
+            server.endpoint_events.clear();
+            server
+                .on_new_connection_id(new_cid(sequence.into(), sequence.into()))
+                .unwrap();
+            assert!(server.is_peer_reset_token(&ResetToken([sequence; 16])));
+            assert!(!server.is_peer_reset_token(&ResetToken([sequence - 1; 16])));
+            assert!(server.peer_reset_tokens.len() <= super::ACTIVE_CID_LIMIT as usize);
+            let told = |retired: bool| {
+                server.endpoint_events.iter().any(|e| match e {
+                    EndpointEventInner::PeerResetTokenRetired(t) => {
+                        retired && *t == ResetToken([sequence - 1; 16])
+                    }
+                    EndpointEventInner::PeerResetToken(t) => {
+                        !retired && *t == ResetToken([sequence; 16])
+                    }
+                    _ => false,
+                })
+            };
+            assert!(told(false), "the new token goes to the endpoint");
+            if sequence > 10 {
+                assert!(told(true), "the retired token is withdrawn");
+            }
+            // The RETIRE_CONNECTION_IDs go out and are acknowledged.
+            pair.exchange();
+        }
+    }
 }

@@ -551,6 +551,14 @@ impl Endpoint {
                 self.reset_tokens.insert(token, handle);
                 self.tokens_of.entry(handle).or_default().push(token);
             }
+            EndpointEventInner::PeerResetTokenRetired(token) => {
+                if self.reset_tokens.get(&token) == Some(&handle) {
+                    self.reset_tokens.remove(&token);
+                }
+                if let Some(tokens) = self.tokens_of.get_mut(&handle) {
+                    tokens.retain(|t| *t != token);
+                }
+            }
             EndpointEventInner::HandshakeConfirmed { now } => {
                 self.handshaking.remove(&handle);
                 // RFC 9000 §5.1: the client's chosen DCID routes here only
