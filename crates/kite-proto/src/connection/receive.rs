@@ -635,12 +635,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Whether `candidate` is one of the peer's reset tokens; every token is
-    /// compared, in constant time each, so timing reveals nothing.
+    /// Whether `candidate` is the reset token of the peer's connection ID
+    /// in use (the lowest not retired: kite moves on only when told to
+    /// retire). RFC 9000 §10.3.1: tokens of IDs not used, or retired, are
+    /// not checked. Compared in constant time.
     fn is_peer_reset_token(&self, candidate: &crate::cid::ResetToken) -> bool {
-        self.peer_reset_tokens
-            .values()
-            .fold(false, |found, token| found | (token == candidate))
+        self.remote_cids
+            .first_key_value()
+            .and_then(|(sequence, _)| self.peer_reset_tokens.get(sequence))
+            .is_some_and(|token| token == candidate)
     }
 
     /// The peer moved to the next key phase (RFC 9001 §6.2).
@@ -750,5 +753,10 @@ mod tests {
             // The RETIRE_CONNECTION_IDs go out and are acknowledged.
             pair.exchange();
         }
+        // An ID issued but not in use: its token is not checked yet.
+        let server = pair.server();
+        server.on_new_connection_id(new_cid(50, 39)).unwrap();
+        assert!(!server.is_peer_reset_token(&ResetToken([50; 16])));
+        assert!(server.is_peer_reset_token(&ResetToken([39; 16])));
     }
 }
