@@ -162,15 +162,8 @@ impl Connection {
         self.initial_token = bytes::Bytes::copy_from_slice(retry.token);
         // Everything sent in Initial packets goes again, under the new keys,
         // with packet numbers continuing (RFC 9000 §17.2.5.3).
-        let space = self.space_mut(SpaceId::Initial);
-        space.keys = Some(keys);
-        let mut ranges = Vec::new();
-        space
-            .sent
-            .discard(|p| ranges.extend(p.payload.crypto().iter().copied()));
-        for (offset, len) in ranges {
-            space.crypto.on_lost(offset, len);
-        }
+        self.space_mut(SpaceId::Initial).keys = Some(keys);
+        self.resend_all_sent(SpaceId::Initial);
         self.set_loss_detection_timer(now);
         true
     }

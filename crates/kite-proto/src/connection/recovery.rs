@@ -172,6 +172,18 @@ impl Connection {
         self.queue_frames_again(space, frames);
     }
 
+    /// Forgets every packet sent in `space` and queues what they carried to
+    /// be sent again, without counting a congestion loss: after a Retry
+    /// (RFC 9000 §17.2.5.3) or when the server rejected 0-RTT (RFC 9001
+    /// §4.6.2).
+    pub(super) fn resend_all_sent(&mut self, space: SpaceId) {
+        let mut packets = Vec::new();
+        self.space_mut(space).sent.discard(|p| packets.push(p));
+        for packet in &packets {
+            self.queue_frames_again(space, &packet.payload);
+        }
+    }
+
     /// Queues what `frames` carried to be sent again: after a loss, or for
     /// a probe. Whatever was acknowledged since is left out by the owners
     /// (CRYPTO and stream ranges), and a frame already queued is not queued
@@ -478,7 +490,7 @@ impl Connection {
         }
         self.flight_repeats += 1;
         self.queue_probe(SpaceId::Initial, 1);
-        if self.space(SpaceId::Handshake).crypto.has_unacked() {
+        if self.has_outstanding_data(SpaceId::Handshake) {
             self.queue_probe(SpaceId::Handshake, 1);
         }
     }

@@ -90,23 +90,7 @@ impl Connection {
             return Ok(());
         }
         // Everything sent in 0-RTT packets goes again, not as congestion loss.
-        let mut packets = Vec::new();
-        self.space_mut(SpaceId::Data)
-            .sent
-            .discard(|p| packets.push(p));
-        for packet in packets {
-            for chunk in packet.payload.streams {
-                self.streams.on_stream_lost(
-                    chunk.id,
-                    chunk.offset,
-                    u64::from(chunk.len),
-                    chunk.fin,
-                );
-            }
-            for control in &packet.payload.stream_controls {
-                self.streams.on_control_lost(control);
-            }
-        }
+        self.resend_all_sent(SpaceId::Data);
         self.set_loss_detection_timer(now);
         Ok(())
     }
