@@ -466,6 +466,19 @@ fn blackhole_kite_server_quinn_client() {
 // before its first sample). Run through the `kite-relay` binary, so the
 // program itself is exercised end to end.
 
+/// Starts the `kite-relay` binary and reads the address it listens on from
+/// its first line, `relaying LISTEN -> UPSTREAM`.
+fn spawn_relay_binary(cmd: Command) -> (Process, String) {
+    let mut relay = Process::spawn(cmd);
+    let first = relay.next_line_within(Duration::from_secs(10));
+    let addr = first
+        .strip_prefix("relaying ")
+        .and_then(|rest| rest.split_once(" -> "))
+        .map(|(addr, _)| addr.to_string())
+        .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
+    (relay, addr)
+}
+
 #[test]
 fn longrtt_kite_kite_through_the_relay_binary() {
     let server = start_server(Peer::Kite, &[]);
@@ -474,13 +487,7 @@ fn longrtt_kite_kite_through_the_relay_binary() {
     relay_cmd.args(["--listen", "127.0.0.1:0", "--upstream", &server.addr]);
     relay_cmd.args(["--delay", "750", "--max-secs", "120"]);
     relay_cmd.args(["--seed", &seed().to_string()]);
-    let mut relay = Process::spawn(relay_cmd);
-    let first = relay.next_line_within(Duration::from_secs(10));
-    let addr = first
-        .strip_prefix("relaying ")
-        .and_then(|rest| rest.split_once(" -> "))
-        .map(|(addr, _)| addr.to_string())
-        .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
+    let (_relay, addr) = spawn_relay_binary(relay_cmd); // killed when dropped, at the end
     let (streams, size) = (2, 10_000);
     let run = run_client(
         Peer::Kite,
@@ -646,13 +653,7 @@ fn relay_binary_silences_one_direction_and_reports_its_end() {
     // ends the silence and the run.
     cmd.args(["--to-server-silence", "1:300", "--max-datagrams", "6"]);
     cmd.args(["--max-secs", "10"]);
-    let mut relay = Process::spawn(cmd);
-    let first = relay.next_line_within(Duration::from_secs(10));
-    let addr = first
-        .strip_prefix("relaying ")
-        .and_then(|rest| rest.split_once(" -> "))
-        .map(|(addr, _)| addr.to_string())
-        .unwrap_or_else(|| panic!("the relay's first line is {first:?}"));
+    let (mut relay, addr) = spawn_relay_binary(cmd);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     client
         .set_read_timeout(Some(Duration::from_secs(5)))
