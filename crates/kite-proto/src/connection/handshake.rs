@@ -188,15 +188,12 @@ impl Connection {
             peer_params: None,
             local_params,
             local_cid: ids.local,
-            remote_cid: ids.remote,
             original_dcid: ids.original_dcid,
             retry_scid: None,
             local_cids: super::cids::LocalCids::new(ids.local),
             initial_token: Bytes::new(),
             token_store: None,
-            remote_cids: Default::default(),
-            remote_cid_seq: 0,
-            peer_reset_tokens: Default::default(),
+            remote_cids: super::remote_cids::RemoteCids::new(ids.remote),
             pending_controls: Default::default(),
             remote,
             address_validated: false,
@@ -233,7 +230,6 @@ impl Connection {
             traced_metrics: Default::default(),
             config,
         };
-        conn.remote_cids.insert(0, ids.remote);
         // The whole handshake may take twice the handshake idle timeout, as
         // in quic-go; the idle timer separately ends a silent handshake.
         conn.timers.set(
@@ -335,7 +331,7 @@ impl Connection {
             Side::Server,
             &ConnectionIds {
                 local: self.local_cid,
-                remote: self.remote_cid,
+                remote: self.remote_cids.active(),
                 original_dcid: self.original_dcid,
                 retried_from: None,
                 reset_token: self.local_params.stateless_reset_token,
@@ -402,7 +398,7 @@ impl Connection {
     /// Validates and applies the peer's transport parameters (RFC 9000 §7.4).
     fn on_peer_params(&mut self, params: TransportParameters) -> Result<(), TransportError> {
         // RFC 9000 §7.3: authenticate the connection IDs of the handshake.
-        if params.initial_source_connection_id != Some(self.remote_cid) {
+        if params.initial_source_connection_id != Some(self.remote_cids.active()) {
             return Err(TransportError::transport_parameter(
                 "initial_source_connection_id does not match",
             ));
@@ -430,9 +426,9 @@ impl Connection {
             (true, false) => Some(theirs),
             (false, false) => Some(ours.min(theirs)),
         };
-        if let Some(token) = params.stateless_reset_token {
-            // The server's handshake connection ID is sequence 0 (RFC 9000 §5.1.1).
-            self.peer_reset_tokens.insert(0, token);
+        if let Some(token) = params.stateless_reset_token
+            && self.remote_cids.set_handshake_reset_token(token)
+        {
             self.endpoint_events
                 .push_back(EndpointEventInner::PeerResetToken(token));
         }

@@ -30,6 +30,7 @@ mod observe;
 pub(crate) use observe::DeferredTracer;
 mod receive;
 mod recovery;
+mod remote_cids;
 mod send;
 mod spaces;
 mod stats;
@@ -209,8 +210,6 @@ pub struct Connection {
     local_params: TransportParameters,
     /// Our connection ID, as the peer addresses us.
     local_cid: ConnectionId,
-    /// The peer's connection ID we address packets to.
-    remote_cid: ConnectionId,
     /// The Destination CID of the client's first Initial (RFC 9000 §7.3).
     original_dcid: ConnectionId,
     /// Client: the SCID of the Retry we followed; server: the CID it chose
@@ -222,12 +221,9 @@ pub struct Connection {
     token_store: Option<(String, Arc<dyn crate::config::TokenStore>)>,
     /// Connection IDs we issued, by sequence number.
     local_cids: cids::LocalCids,
-    /// Connection IDs the peer issued, by sequence number (RFC 9000 §5.1.1).
-    remote_cids: std::collections::BTreeMap<u64, ConnectionId>,
-    remote_cid_seq: u64,
-    /// Stateless reset tokens of the peer's connection IDs not yet retired,
-    /// by sequence number (RFC 9000 §10.3.1); at most one per remote CID.
-    peer_reset_tokens: std::collections::BTreeMap<u64, crate::cid::ResetToken>,
+    /// Connection IDs the peer issued with their reset tokens; packets go
+    /// to the active one (RFC 9000 §5.1.1, §10.3.1).
+    remote_cids: remote_cids::RemoteCids,
     /// Frames about connection IDs and other control waiting to be sent.
     pending_controls: VecDeque<ControlFrame>,
     remote: SocketAddr,

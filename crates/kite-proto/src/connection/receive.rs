@@ -6,20 +6,15 @@ use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::spaces::ControlFrame;
 use super::timer::Timer;
-use super::{ACTIVE_CID_LIMIT, Connection, EcnCodepoint, Event, MAX_PENDING_PATH_RESPONSES, State};
+use super::{Connection, EcnCodepoint, Event, MAX_PENDING_PATH_RESPONSES, State};
 use crate::cid::ConnectionId;
 use crate::crypto::{open_payload, remove_header_protection};
-use crate::error::{TransportError, TransportErrorCode};
+use crate::error::TransportError;
 use crate::frame::{Frame, Frames};
 use crate::packet::{Header, PacketNumber, PacketType, ParsedHeader, PnLen, SpaceId};
 use crate::stream_id::{Dir, Side};
 use crate::trace::{DropReason, FrameSummary, KeyTrigger, TraceEvent};
-
-/// Connection control frames (RETIRE_CONNECTION_ID, NEW_CONNECTION_ID,
-/// NEW_TOKEN) queued at most; a peer forcing more is closed.
-const MAX_PENDING_CONTROLS: usize = 4 * ACTIVE_CID_LIMIT as usize;
 
 /// Reserved bits of the first byte after header protection is removed:
 /// they must be zero (RFC 9000 §17.2, §17.3.1).
@@ -157,8 +152,7 @@ impl Connection {
             return false;
         };
         self.retry_scid = Some(retry.scid);
-        self.remote_cid = retry.scid;
-        self.remote_cids.insert(0, retry.scid);
+        self.remote_cids.set_handshake_cid(retry.scid);
         self.initial_token = bytes::Bytes::copy_from_slice(retry.token);
         // Everything sent in Initial packets goes again, under the new keys,
         // with packet numbers continuing (RFC 9000 §17.2.5.3).
@@ -247,8 +241,7 @@ impl Connection {
             && !self.space(SpaceId::Initial).any_received
             && let Some(scid) = info.scid
         {
-            self.remote_cid = scid;
-            self.remote_cids.insert(0, scid);
+            self.remote_cids.set_handshake_cid(scid);
         }
         self.space_mut(space_id).any_received = true;
         if self.side == Side::Server && info.ty == PacketType::Handshake {
@@ -553,92 +546,6 @@ impl Connection {
         })
     }
 
-    /// NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2).
-    fn on_new_connection_id(
-        &mut self,
-        frame: crate::frame::NewConnectionId,
-    ) -> Result<(), TransportError> {
-        if self.remote_cid.is_empty() {
-            return Err(TransportError::protocol_violation(
-                "NEW_CONNECTION_ID to a zero-length CID peer",
-            ));
-        }
-        if frame.sequence < self.remote_cid_seq {
-            // Already retired: RFC 9000 §19.15 says retire it again, once.
-            let frame = ControlFrame::RetireConnectionId(frame.sequence);
-            if !self.pending_controls.contains(&frame) {
-                self.push_retire(frame)?;
-            }
-            return Ok(());
-        }
-        if let Some(existing) = self.remote_cids.get(&frame.sequence) {
-            if *existing != frame.id {
-                return Err(TransportError::protocol_violation(
-                    "sequence number reused for another CID",
-                ));
-            }
-            return Ok(());
-        }
-        self.remote_cids.insert(frame.sequence, frame.id);
-        // Kept as long as its CID (bounded by the CID limit checked below).
-        self.peer_reset_tokens
-            .insert(frame.sequence, frame.reset_token);
-        self.endpoint_events
-            .push_back(super::EndpointEventInner::PeerResetToken(frame.reset_token));
-        if frame.retire_prior_to > self.remote_cid_seq {
-            let retired: Vec<u64> = self
-                .remote_cids
-                .range(..frame.retire_prior_to)
-                .map(|(seq, _)| *seq)
-                .collect();
-            for seq in retired {
-                self.remote_cids.remove(&seq);
-                // RFC 9000 §10.3.1: a retired CID's token is no longer checked.
-                if let Some(token) = self.peer_reset_tokens.remove(&seq) {
-                    self.endpoint_events
-                        .push_back(super::EndpointEventInner::PeerResetTokenRetired(token));
-                }
-                self.push_retire(ControlFrame::RetireConnectionId(seq))?;
-            }
-            self.remote_cid_seq = frame.retire_prior_to;
-            if let Some((_, cid)) = self.remote_cids.first_key_value() {
-                self.remote_cid = *cid;
-            }
-        }
-        // RFC 9000 §5.1.1: more active IDs than our limit is an error.
-        if self.remote_cids.len() as u64 > ACTIVE_CID_LIMIT {
-            return Err(TransportError::new(
-                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
-                "too many connection IDs",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Queues a RETIRE_CONNECTION_ID, bounding the backlog a rising
-    /// retire_prior_to can cause (RFC 9000 §5.1.2 lets us close instead).
-    fn push_retire(&mut self, frame: ControlFrame) -> Result<(), TransportError> {
-        if self.pending_controls.len() >= MAX_PENDING_CONTROLS {
-            return Err(TransportError::new(
-                TransportErrorCode::CONNECTION_ID_LIMIT_ERROR,
-                "connection IDs retired faster than acknowledged",
-            ));
-        }
-        self.push_control(frame);
-        Ok(())
-    }
-
-    /// Whether `candidate` is the reset token of the peer's connection ID
-    /// in use (the lowest not retired: kite moves on only when told to
-    /// retire). RFC 9000 §10.3.1: tokens of IDs not used, or retired, are
-    /// not checked. Compared in constant time.
-    fn is_peer_reset_token(&self, candidate: &crate::cid::ResetToken) -> bool {
-        self.remote_cids
-            .first_key_value()
-            .and_then(|(sequence, _)| self.peer_reset_tokens.get(sequence))
-            .is_some_and(|token| token == candidate)
-    }
-
     /// The peer moved to the next key phase (RFC 9001 §6.2).
     fn on_peer_key_update(&mut self, now: Instant, pn: u64) {
         self.rotate_keys(now, KeyTrigger::RemoteUpdate);
@@ -693,63 +600,4 @@ fn packet_info(parsed: &ParsedHeader<'_>) -> Option<PacketInfo> {
 fn frame_len_of_datagram(data_len: usize) -> u64 {
     let len = data_len as u64;
     1 + crate::coding::varint_size(len) as u64 + len
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::EndpointEventInner;
-    use super::super::tests::Pair;
-    use crate::cid::{ConnectionId, ResetToken};
-    use crate::frame::NewConnectionId;
-
-    fn new_cid(sequence: u64, retire_prior_to: u64) -> NewConnectionId {
-        let byte = u8::try_from(sequence).unwrap();
-        NewConnectionId {
-            sequence,
-            retire_prior_to,
-            id: ConnectionId::new(&[byte; 8]).unwrap(),
-            reset_token: ResetToken([byte; 16]),
-        }
-    }
-
-    #[test]
-    fn reset_tokens_follow_the_peers_connection_ids_through_retirement() {
-        let mut pair = Pair::new();
-        pair.exchange();
-        // Far more IDs than the limit, each retiring the ones before it: the
-        // newest token is always checked, retired ones never, and no more
-        // than the limit's worth are ever kept.
-        for sequence in 10..40u8 {
-            let server = pair.server();
-            server.endpoint_events.clear();
-            server
-                .on_new_connection_id(new_cid(sequence.into(), sequence.into()))
-                .unwrap();
-            assert!(server.is_peer_reset_token(&ResetToken([sequence; 16])));
-            assert!(!server.is_peer_reset_token(&ResetToken([sequence - 1; 16])));
-            assert!(server.peer_reset_tokens.len() <= super::ACTIVE_CID_LIMIT as usize);
-            let told = |retired: bool| {
-                server.endpoint_events.iter().any(|e| match e {
-                    EndpointEventInner::PeerResetTokenRetired(t) => {
-                        retired && *t == ResetToken([sequence - 1; 16])
-                    }
-                    EndpointEventInner::PeerResetToken(t) => {
-                        !retired && *t == ResetToken([sequence; 16])
-                    }
-                    _ => false,
-                })
-            };
-            assert!(told(false), "the new token goes to the endpoint");
-            if sequence > 10 {
-                assert!(told(true), "the retired token is withdrawn");
-            }
-            // The RETIRE_CONNECTION_IDs go out and are acknowledged.
-            pair.exchange();
-        }
-        // An ID issued but not in use: its token is not checked yet.
-        let server = pair.server();
-        server.on_new_connection_id(new_cid(50, 39)).unwrap();
-        assert!(!server.is_peer_reset_token(&ResetToken([50; 16])));
-        assert!(server.is_peer_reset_token(&ResetToken([39; 16])));
-    }
 }

@@ -306,7 +306,7 @@ impl Connection {
                 LongHeader {
                     ty,
                     version: self.version,
-                    dcid: self.remote_cid,
+                    dcid: self.remote_cids.active(),
                     scid: self.local_cid,
                     token: if space == SpaceId::Initial {
                         &self.initial_token
@@ -320,7 +320,7 @@ impl Connection {
             SpaceId::Data if self.one_rtt.is_none() => LongHeader {
                 ty: LongType::ZeroRtt,
                 version: self.version,
-                dcid: self.remote_cid,
+                dcid: self.remote_cids.active(),
                 scid: self.local_cid,
                 token: &[],
             }
@@ -329,7 +329,7 @@ impl Connection {
             SpaceId::Data => {
                 let key_phase = self.one_rtt.as_ref()?.key_phase();
                 ShortHeader {
-                    dcid: self.remote_cid,
+                    dcid: self.remote_cids.active(),
                     spin: false,
                 }
                 .write(buf, key_phase, PacketNumber(pn), pn_len)
