@@ -24,6 +24,12 @@ mod lossy_handshakes;
 #[path = "sim/gso.rs"]
 mod gso;
 
+#[path = "sim/path_signals.rs"]
+mod path_signals;
+
+#[path = "sim/address_validation_and_resumption.rs"]
+mod address_validation_and_resumption;
+
 const ALPN: &[u8] = b"quic-echo-example";
 
 fn tls_configs() -> (ServerConfig, ClientConfig) {
@@ -454,58 +460,6 @@ fn initials_past_the_incoming_limit_are_refused_with_connection_refused() {
     assert_eq!(sim.hosts[SERVER].accepted.len(), 1);
 }
 
-/// A server endpoint config asking every client to prove its address.
-fn always_retry() -> kite_proto::EndpointConfig {
-    kite_proto::EndpointConfig {
-        verify_source_address: Some(Arc::new(|_| true)),
-        ..Default::default()
-    }
-}
-
-#[test]
-fn retry_validates_the_address_then_the_handshake_completes() {
-    let (server, client) = tls_configs();
-    let mut sim = Simulation::pair(seed(17), LinkConfig::default(), server.clone());
-    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(always_retry(), Some(Arc::new(server)));
-    let ch = sim.connect(CLIENT, SERVER, client);
-    assert!(
-        handshake(&mut sim, ch, Duration::from_secs(5)),
-        "{:?}",
-        sim.conn(CLIENT, ch)
-    );
-    assert!(sim.conn(CLIENT, ch).retry_source_cid().is_some());
-    // RFC 9000 §7.3: the server named the Retry's SCID and the client checked it.
-    let sh = sim.hosts[SERVER].accepted[0];
-    let params = sim.conn(SERVER, sh).local_params().clone();
-    assert_eq!(
-        params.retry_source_connection_id,
-        sim.conn(CLIENT, ch).retry_source_cid()
-    );
-}
-
-#[test]
-fn new_token_from_one_connection_skips_retry_on_the_next() {
-    let (server, client) = tls_configs();
-    let mut sim = Simulation::pair(seed(18), LinkConfig::default(), server.clone());
-    sim.hosts[SERVER].endpoint = kite_proto::Endpoint::new(always_retry(), Some(Arc::new(server)));
-    let first = sim.connect(CLIENT, SERVER, client.clone());
-    assert!(handshake(&mut sim, first, Duration::from_secs(5)));
-    assert!(sim.conn(CLIENT, first).retry_source_cid().is_some());
-    // Let the NEW_TOKEN frame arrive.
-    sim.run_until(Duration::from_millis(200), |_| false);
-    let second = sim.connect(CLIENT, SERVER, client);
-    let done = sim.run_until(Duration::from_secs(5), |sim| {
-        !sim.conn(CLIENT, second).is_handshaking()
-    });
-    let error = sim.conn(CLIENT, second).error().cloned();
-    assert!(done, "{:?} {error:?}", sim.conn(CLIENT, second));
-    assert_eq!(
-        sim.conn(CLIENT, second).retry_source_cid(),
-        None,
-        "the NEW_TOKEN token should have validated the address"
-    );
-}
-
 #[test]
 fn stateless_reset_ends_a_client_whose_server_lost_its_state() {
     let (server, client) = tls_configs();
@@ -640,77 +594,6 @@ fn qlog_records_packets_losses_metrics_keys_and_close_as_json_seq() {
             .iter()
             .any(|n| n == "quic:packet_lost")
     );
-}
-
-/// Resumes a session and sends "early" on a bidirectional stream before the
-/// handshake; returns (accepted, server saw it as early, echo received).
-fn resume_with_0rtt(allow_0rtt: bool, seed_value: u64) -> (Option<bool>, bool, Vec<u8>) {
-    let transport = TransportConfig {
-        allow_0rtt,
-        ..TransportConfig::default()
-    };
-    let (server, client) = tls_configs_full(transport, true);
-    let mut sim = Simulation::pair(seed(seed_value), LinkConfig::default(), server);
-    let first = sim.connect(CLIENT, SERVER, client.clone());
-    assert!(handshake(&mut sim, first, Duration::from_secs(5)));
-    // Session tickets arrive in 1-RTT CRYPTO frames after the handshake.
-    sim.run_until(Duration::from_millis(300), |_| false);
-    let now = sim.now;
-    sim.conn(CLIENT, first).close(now, 0, b"");
-    sim.run_until(Duration::from_secs(2), |_| false);
-
-    let second = sim.connect(CLIENT, SERVER, client);
-    assert!(
-        sim.conn(CLIENT, second).has_0rtt(),
-        "no 0-RTT keys on resumption"
-    );
-    let id = sim
-        .conn(CLIENT, second)
-        .open(Dir::Bi)
-        .expect("remembered stream limit");
-    sim.conn(CLIENT, second).write(id, b"early").unwrap();
-    sim.conn(CLIENT, second).finish(id).unwrap();
-    let mut echoed = Vec::new();
-    let mut early = false;
-    let done = sim.run_until(Duration::from_secs(5), |sim| {
-        if let Some(&sh) = sim.hosts[SERVER].accepted.get(1) {
-            let conn = sim.conn(SERVER, sh);
-            while let Some(sid) = conn.accept(Dir::Bi) {
-                early |= conn.is_early_stream(sid);
-                let mut data = Vec::new();
-                while let Ok(Some(chunk)) = conn.read(sid, 1024) {
-                    data.extend_from_slice(&chunk);
-                }
-                conn.write(sid, &data).unwrap();
-                conn.finish(sid).unwrap();
-            }
-        }
-        loop {
-            match sim.conn(CLIENT, second).read(id, 1024) {
-                Ok(Some(chunk)) => echoed.extend_from_slice(&chunk),
-                Ok(None) => return true,
-                Err(_) => return false,
-            }
-        }
-    });
-    assert!(done, "{:?}", sim.conn(CLIENT, second));
-    (sim.conn(CLIENT, second).zero_rtt_accepted(), early, echoed)
-}
-
-#[test]
-fn zero_rtt_data_is_accepted_on_resumption_and_marked_early() {
-    let (accepted, early, echoed) = resume_with_0rtt(true, 21);
-    assert_eq!(accepted, Some(true));
-    assert!(early, "the server did not see the stream's data as early");
-    assert_eq!(echoed, b"early");
-}
-
-#[test]
-fn rejected_zero_rtt_data_is_sent_again_in_1rtt() {
-    let (accepted, early, echoed) = resume_with_0rtt(false, 22);
-    assert_eq!(accepted, Some(false));
-    assert!(!early);
-    assert_eq!(echoed, b"early");
 }
 
 #[test]
@@ -857,81 +740,4 @@ fn amplification_limit_holds_with_a_large_certificate_and_lost_client_retransmis
     // Once the client's packets get through again, the handshake completes.
     sim.network.clear_forced_drops(c, s);
     assert!(handshake(&mut sim, ch, Duration::from_secs(10)));
-}
-
-/// RFC 9000 §13.4.2: on a path that carries ECN both sides validate it.
-#[test]
-fn ecn_is_validated_on_a_path_that_carries_it() {
-    let (server, client) = tls_configs();
-    let mut sim = Simulation::pair(seed(27), LinkConfig::default(), server);
-    let ch = sim.connect(CLIENT, SERVER, client);
-    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
-    sim.run_until(Duration::from_millis(200), |_| false);
-    let sh = sim.hosts[SERVER].accepted[0];
-    assert!(sim.conn(CLIENT, ch).ecn_capable());
-    assert!(sim.conn(SERVER, sh).ecn_capable());
-}
-
-/// RFC 9000 §13.4.2.1: a path that clears the marks fails validation and
-/// the connection carries on without ECN.
-#[test]
-fn ecn_validation_fails_on_a_path_that_bleaches_it() {
-    let (server, client) = tls_configs();
-    let link = LinkConfig {
-        bleach_ecn: true,
-        ..LinkConfig::default()
-    };
-    let mut sim = Simulation::pair(seed(28), link, server);
-    let ch = sim.connect(CLIENT, SERVER, client);
-    assert!(handshake(&mut sim, ch, Duration::from_secs(5)));
-    sim.run_until(Duration::from_millis(200), |_| false);
-    assert!(!sim.conn(CLIENT, ch).ecn_capable());
-}
-
-/// RFC 9002 §7.1: CE marks slow the sender down as losses would, and the
-/// transfer completes without any loss.
-#[test]
-fn ce_marks_act_as_congestion_signals_without_loss() {
-    let link = LinkConfig {
-        ce_mark: 0.02,
-        ..LinkConfig::default()
-    };
-    let (_, client, server) = echo_with(TransportConfig::default(), link, 29, 1, 2_000_000);
-    assert!(
-        client.ecn_ce > 0 || server.ecn_ce > 0,
-        "{client:?} {server:?}"
-    );
-    assert_eq!(client.packets_lost + server.packets_lost, 0);
-}
-
-/// RFC 8899: after the handshake both sides raise their datagram size to
-/// the ceiling when the path carries it...
-#[test]
-fn path_mtu_discovery_reaches_the_ceiling_on_a_wide_path() {
-    let (_, client, server) = echo_with(
-        TransportConfig::default(),
-        LinkConfig::default(),
-        30,
-        1,
-        500_000,
-    );
-    assert_eq!(client.max_datagram_size, 1452, "{client:?}");
-    assert_eq!(server.max_datagram_size, 1452, "{server:?}");
-}
-
-/// ...and settles under a narrower path's limit (within a few steps of the
-/// search: each size too big costs three lost probes), losing only probes.
-#[test]
-fn path_mtu_discovery_settles_under_a_narrow_path() {
-    let link = LinkConfig {
-        max_datagram: 1350,
-        ..LinkConfig::default()
-    };
-    let (_, client, server) = echo_with(TransportConfig::default(), link, 31, 1, 2_000_000);
-    for stats in [client, server] {
-        assert!(
-            stats.max_datagram_size <= 1350 && stats.max_datagram_size > 1350 - 64,
-            "{stats:?}"
-        );
-    }
 }
