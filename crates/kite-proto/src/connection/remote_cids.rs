@@ -1,7 +1,8 @@
 //! The peer's connection IDs (RFC 9000 §5.1.1, §19.15) with the stateless
 //! reset token issued beside each (§10.3.1), kept in one map so that retiring
 //! an ID takes its token with it. kite sends to the lowest ID not retired and
-//! moves on only when the peer's retire_prior_to tells it to.
+//! moves on only when the peer's retire_prior_to tells it to; only that ID's
+//! token is checked, and only it is routed by the endpoint.
 
 use std::collections::BTreeMap;
 
@@ -37,10 +38,8 @@ pub(crate) struct RemoteCids {
 /// What a NEW_CONNECTION_ID did to the set.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct CidUpdate {
-    /// The new ID's token, when the ID is new.
-    pub added_token: Option<ResetToken>,
-    /// Sequence numbers retired by the frame, each with its token if any.
-    pub retired: Vec<(u64, Option<ResetToken>)>,
+    /// Sequence numbers retired by the frame.
+    pub retired: Vec<u64>,
     /// The sequence number is already retired: RFC 9000 §19.15 asks for a
     /// RETIRE_CONNECTION_ID again.
     pub already_retired: bool,
@@ -92,13 +91,18 @@ impl RemoteCids {
         self.live.len()
     }
 
+    /// The reset token of the ID in use, if the peer gave one.
+    pub fn active_reset_token(&self) -> Option<ResetToken> {
+        self.live
+            .first_key_value()
+            .and_then(|(_, cid)| cid.reset_token)
+    }
+
     /// Whether `candidate` is the token of the ID in use. RFC 9000 §10.3.1:
     /// tokens of IDs not in use, or retired, are not checked. Constant-time
     /// comparison (`ResetToken`'s equality).
     pub fn is_active_reset_token(&self, candidate: &ResetToken) -> bool {
-        self.live
-            .first_key_value()
-            .and_then(|(_, cid)| cid.reset_token)
+        self.active_reset_token()
             .is_some_and(|token| token == *candidate)
     }
 
@@ -129,14 +133,10 @@ impl RemoteCids {
                 reset_token: Some(frame.reset_token),
             },
         );
-        update.added_token = Some(frame.reset_token);
         if frame.retire_prior_to > self.retired_below {
             let kept = self.live.split_off(&frame.retire_prior_to);
             let retired = std::mem::replace(&mut self.live, kept);
-            update.retired = retired
-                .into_iter()
-                .map(|(seq, cid)| (seq, cid.reset_token))
-                .collect();
+            update.retired = retired.into_keys().collect();
             self.retired_below = frame.retire_prior_to;
         }
         if self.live.len() as u64 > ACTIVE_CID_LIMIT {
@@ -151,7 +151,7 @@ impl RemoteCids {
 
 impl Connection {
     /// NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.2): updates the peer's IDs,
-    /// tells the endpoint which reset tokens to route by, and queues the
+    /// tells the endpoint when the token to route by changes, and queues the
     /// RETIRE_CONNECTION_IDs the frame asks for.
     pub(super) fn on_new_connection_id(
         &mut self,
@@ -162,6 +162,7 @@ impl Connection {
                 "NEW_CONNECTION_ID to a zero-length CID peer",
             ));
         }
+        let routed = self.remote_cids.active_reset_token();
         let update = self.remote_cids.on_new_connection_id(&frame)?;
         if update.already_retired {
             let retire = ControlFrame::RetireConnectionId(frame.sequence);
@@ -169,15 +170,18 @@ impl Connection {
                 self.push_retire(retire)?;
             }
         }
-        if let Some(token) = update.added_token {
-            self.endpoint_events
-                .push_back(EndpointEventInner::PeerResetToken(token));
-        }
-        for (sequence, token) in update.retired {
-            if let Some(token) = token {
+        let active = self.remote_cids.active_reset_token();
+        if active != routed {
+            if let Some(token) = routed {
                 self.endpoint_events
                     .push_back(EndpointEventInner::PeerResetTokenRetired(token));
             }
+            if let Some(token) = active {
+                self.endpoint_events
+                    .push_back(EndpointEventInner::PeerResetToken(token));
+            }
+        }
+        for sequence in update.retired {
             self.push_retire(ControlFrame::RetireConnectionId(sequence))?;
         }
         Ok(())
@@ -230,13 +234,7 @@ mod tests {
         cids.on_new_connection_id(&new_cid(1, 0)).unwrap();
         cids.on_new_connection_id(&new_cid(2, 0)).unwrap();
         let update = cids.on_new_connection_id(&new_cid(3, 2)).unwrap();
-        assert_eq!(
-            update.retired,
-            vec![
-                (0, Some(ResetToken([0; 16]))),
-                (1, Some(ResetToken([1; 16])))
-            ]
-        );
+        assert_eq!(update.retired, vec![0, 1]);
         assert_eq!(cids.active(), cid(2));
         assert_eq!(cids.len(), 2);
         assert!(cids.is_active_reset_token(&ResetToken([2; 16])));
@@ -250,7 +248,6 @@ mod tests {
         cids.on_new_connection_id(&new_cid(1, 1)).unwrap();
         let again = cids.on_new_connection_id(&new_cid(0, 0)).unwrap();
         assert!(again.already_retired);
-        assert_eq!(again.added_token, None);
         assert_eq!(cids.active(), cid(1));
     }
 
@@ -308,17 +305,20 @@ mod tests {
                     _ => false,
                 })
             };
-            assert!(told(false), "the new token goes to the endpoint");
+            assert!(told(false), "the new active token goes to the endpoint");
             if sequence > 10 {
                 assert!(told(true), "the retired token is withdrawn");
             }
             // The RETIRE_CONNECTION_IDs go out and are acknowledged.
             pair.exchange();
         }
-        // An ID issued but not in use: its token is not checked yet.
+        // An ID issued but not in use: its token is neither checked nor
+        // routed yet.
         let server = pair.server();
+        server.endpoint_events.clear();
         server.on_new_connection_id(new_cid(50, 39)).unwrap();
         assert!(!server.is_peer_reset_token(&ResetToken([50; 16])));
         assert!(server.is_peer_reset_token(&ResetToken([39; 16])));
+        assert!(server.endpoint_events.is_empty());
     }
 }
