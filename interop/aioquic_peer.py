@@ -26,11 +26,24 @@ stream starts with the 8-byte big-endian count of bytes the client wants back;
 the upload after it is discarded, and at its FIN the server sends that many
 zero bytes and FIN. The whole response is handed to aioquic at once, so it is
 meant for test sizes (tens of MiB), not for benchmarks.
+
+`perf-client` is its client, with the flags and result lines of
+`kite perf client`:
+
+    aioquic_peer.py perf-client --connect ADDR [--server-name localhost] [--alpn perf]
+                                [--download B] [--upload B] [--streams K] [--conns C]
+                                [--handshakes N --concurrency C] [--ca F | --insecure]
+
+It prints `perf download_bytes=D upload_bytes=U secs=S mbit_per_s=R` or
+`handshakes count=N secs=S per_s=R` (see run_perf_client), or one `error:`
+line on stderr and exits 1 when a stream gets back other than it asked for.
+Each upload, too, is handed to aioquic whole. No --stats.
 Needs the venv made by scripts/setup-interop.
 """
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import os
@@ -40,7 +53,12 @@ import time
 
 from aioquic.asyncio import QuicConnectionProtocol, connect, serve
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, StreamDataReceived
+from aioquic.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    StreamDataReceived,
+    StreamReset,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -54,6 +72,12 @@ PERF_HEADER_LEN = 8
 
 # Application error code of a perf stream that ended before its request.
 PERF_BAD_REQUEST = 1
+
+# What a perf transfer downloads when neither --download nor --upload is given.
+PERF_DEFAULT_DOWNLOAD = 100 << 20
+
+# The size suffixes of `kite perf`: powers of 1024.
+SIZE_SHIFTS = {"K": 10, "M": 20, "G": 30, "T": 40}
 
 # aioquic's 1 MiB defaults would make flow control, not the peers, the limit on
 # a loopback run of several MiB; these leave room for 8 streams of 1 MiB in flight.
@@ -265,7 +289,9 @@ async def echo_stream(client: QuicConnectionProtocol, index: int, size: int) -> 
         )
 
 
-async def run_client(args) -> None:
+def client_config(args) -> QuicConfiguration:
+    """The client configuration of the echo and perf clients' flags. Without a
+    session ticket or a token handler every handshake is a full one."""
     config = QuicConfiguration(
         is_client=True,
         alpn_protocols=[args.alpn],
@@ -280,7 +306,11 @@ async def run_client(args) -> None:
         config.load_verify_locations(cafile=args.ca)
     else:
         raise RuntimeError("no trust anchors: give --ca FILE, or --insecure")
+    return config
 
+
+async def run_client(args) -> None:
+    config = client_config(args)
     host, port = split_addr(args.connect)
     protocols: list[EchoClientProtocol] = []
 
@@ -338,6 +368,166 @@ async def run_client(args) -> None:
     print(line, flush=True)
 
 
+def parse_size(text: str) -> int:
+    """A byte count as `kite perf` takes it: digits and an optional K, M, G or
+    T in either case (powers of 1024: 256M is 268435456)."""
+    text = text.strip()
+    shift = SIZE_SHIFTS.get(text[-1:].upper(), 0)
+    digits = text[:-1] if shift else text
+    if not digits.isascii() or not digits.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: want digits and an optional K, M, G or T"
+        )
+    return int(digits) << shift
+
+
+def share(total: int, parts: int, index: int) -> int:
+    """Stream `index`'s part of `total` over `parts` streams, as kite splits
+    it: equal shares, the first streams one byte more when it does not divide."""
+    return total // parts + (index < total % parts)
+
+
+class PerfClientProtocol(QuicConnectionProtocol):
+    """Runs perf requests at the QUIC event level: counts each response as it
+    arrives (nothing is kept) and completes the request's future at its FIN."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ended: ConnectionTerminated | None = None
+        self._received: dict[int, int] = {}
+        self._done: dict[int, asyncio.Future[int]] = {}
+
+    def request(self, download: int, upload: int) -> asyncio.Future:
+        """Opens a stream and sends the request, `upload` zero bytes and FIN;
+        the future gives the number of bytes that came back."""
+        stream_id = self._quic.get_next_available_stream_id()
+        self._received[stream_id] = 0
+        self._done[stream_id] = self._loop.create_future()
+        header = download.to_bytes(PERF_HEADER_LEN, "big")
+        # Handed over whole, as the perf server does: for test sizes.
+        self._quic.send_stream_data(stream_id, header + bytes(upload), end_stream=True)
+        self.transmit()
+        return self._done[stream_id]
+
+    def quic_event_received(self, event) -> None:
+        if isinstance(event, StreamDataReceived) and event.stream_id in self._done:
+            self._received[event.stream_id] += len(event.data)
+            if event.end_stream:
+                received = self._received.pop(event.stream_id)
+                self._done.pop(event.stream_id).set_result(received)
+        elif isinstance(event, StreamReset) and event.stream_id in self._done:
+            error = f"stream {event.stream_id}: reset by the server, error {event.error_code}"
+            self._done.pop(event.stream_id).set_exception(RuntimeError(error))
+        elif isinstance(event, ConnectionTerminated):
+            self.ended = event
+            for done in self._done.values():
+                done.set_exception(RuntimeError(describe(event)))
+            self._done.clear()
+
+
+@contextlib.asynccontextmanager
+async def perf_connection(args, config):
+    """aioquic's connect() with a PerfClientProtocol, once the handshake is
+    done; a failed handshake raises an error that says why."""
+    host, port = split_addr(args.connect)
+    protocols: list[PerfClientProtocol] = []
+
+    def protocol(*a, **kw):
+        protocols.append(PerfClientProtocol(*a, **kw))
+        return protocols[-1]
+
+    try:
+        async with connect(
+            host, port, configuration=config, create_protocol=protocol
+        ) as client:
+            yield client
+    except ConnectionError as e:
+        raise RuntimeError(describe(protocols[-1].ended if protocols else None)) from e
+
+
+async def perf_transfer(args, config, download: int, upload: int) -> tuple[float, int]:
+    """One connection's streams, all at once; checks that each stream got
+    exactly its share back. Returns when the last stream ended (the clock
+    stops there, before aioquic's closing period) and the bytes downloaded."""
+    async with perf_connection(args, config) as client:
+        wanted = [share(download, args.streams, i) for i in range(args.streams)]
+        uploads = [share(upload, args.streams, i) for i in range(args.streams)]
+        requests = [client.request(want, up) for want, up in zip(wanted, uploads)]
+        received = await asyncio.gather(*requests)
+        finished = time.monotonic()
+    for index, (got, want) in enumerate(zip(received, wanted)):
+        if got != want:
+            raise RuntimeError(f"stream {index}: {got} bytes came back, {want} asked for")
+    return finished, sum(received)
+
+
+async def perf_handshakes(args, config) -> None:
+    """`--handshakes N` full handshakes, `--concurrency` at a time; each
+    connection is closed as soon as its handshake is done."""
+    started = 0
+    closing: list[asyncio.Task] = []
+
+    async def worker() -> None:
+        nonlocal started
+        while started < args.handshakes:
+            started += 1
+            # Leaving connect() waits out aioquic's closing period (three
+            # PTOs); that runs as a task, so the next handshake need not wait.
+            conn = contextlib.AsyncExitStack()
+            await conn.enter_async_context(perf_connection(args, config))
+            closing.append(asyncio.create_task(conn.aclose()))
+
+    start = time.monotonic()
+    workers = min(args.concurrency, args.handshakes)
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    secs = time.monotonic() - start
+    await asyncio.gather(*closing)
+    per_s = args.handshakes / secs if secs > 0 else 0.0
+    print(f"handshakes count={args.handshakes} secs={secs:.3f} per_s={per_s:.1f}", flush=True)
+
+
+async def run_perf_client(args) -> None:
+    """A transfer: `--conns` connections at once, each downloading and
+    uploading the whole `--download`/`--upload` over `--streams` streams; or
+    `--handshakes`. Uploads count once their stream is done (the server
+    answers at the upload's FIN); secs covers handshakes and transfer, as in
+    `kite perf client`, and rates are in 10^6 bit/s."""
+    config = client_config(args)
+    if args.handshakes is not None:
+        await perf_handshakes(args, config)
+        return
+    if args.download is None and args.upload is None:
+        download, upload = PERF_DEFAULT_DOWNLOAD, 0
+    else:
+        download, upload = args.download or 0, args.upload or 0
+    start = time.monotonic()
+    runs = (perf_transfer(args, config, download, upload) for _ in range(args.conns))
+    results = await asyncio.gather(*runs)
+    secs = max(finished for finished, _ in results) - start
+    down = sum(received for _, received in results)
+    up = upload * args.conns
+    rate = (down + up) * 8 / secs / 1e6 if secs > 0 else 0.0
+    print(
+        f"perf download_bytes={down} upload_bytes={up} secs={secs:.3f} mbit_per_s={rate:.1f}",
+        flush=True,
+    )
+
+
+def check_perf_flags(parser, args) -> None:
+    """Refuses what `kite perf client` refuses (counts below 1, a transfer's
+    flags with --handshakes), then fills in the default counts."""
+    counts = {"streams": args.streams, "conns": args.conns, "concurrency": args.concurrency}
+    for flag, count in counts.items():
+        if count is not None and count < 1:
+            parser.error(f"--{flag} must be at least 1")
+    transfer = (args.download, args.upload, args.streams, args.conns)
+    if args.handshakes is not None and any(flag is not None for flag in transfer):
+        parser.error("--handshakes cannot be used with a transfer's flags")
+    if args.concurrency is not None and args.handshakes is None:
+        parser.error("--concurrency goes with --handshakes")
+    args.streams, args.conns, args.concurrency = (count or 1 for count in counts.values())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,12 +555,29 @@ def main() -> int:
     cli.add_argument("--insecure", action="store_true")
     cli.add_argument("--resume", action="store_true")
 
+    perf = sub.add_parser("perf-client", help="measure a perf transfer or handshake rate")
+    perf.add_argument("--connect", required=True)
+    perf.add_argument("--server-name", default="localhost")
+    perf.add_argument("--alpn", default=PERF_ALPN)
+    perf.add_argument("--download", type=parse_size)
+    perf.add_argument("--upload", type=parse_size)
+    # Counts default to 1 in check_perf_flags, which must see what was given.
+    perf.add_argument("--streams", type=int)
+    perf.add_argument("--conns", type=int)
+    perf.add_argument("--handshakes", type=int)
+    perf.add_argument("--concurrency", type=int)
+    perf.add_argument("--ca")
+    perf.add_argument("--insecure", action="store_true")
+
     args = parser.parse_args()
     is_server = args.command in ("echo-server", "perf-server")
     if is_server and bool(args.cert) != bool(args.key):
         parser.error("--cert and --key go together")
+    if args.command == "perf-client":
+        check_perf_flags(parser, args)
+    runs = {"echo-client": run_client, "perf-client": run_perf_client}
     try:
-        asyncio.run(run_server(args) if is_server else run_client(args))
+        asyncio.run(run_server(args) if is_server else runs[args.command](args))
     except Exception as e:  # one line on stderr, as the harness expects
         print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
         return 1

@@ -37,7 +37,7 @@ impl Peer {
 
     /// The command that starts this peer's perf tool in `role` (kite: `kite
     /// perf server|client`; the others: `perf-server`/`perf-client`), or
-    /// `None` when the peer is not installed. aioquic has only the server.
+    /// `None` when the peer is not installed.
     pub fn perf_command(self, role: Role) -> Option<Command> {
         self.tool_command("perf", role)
     }

@@ -1,9 +1,10 @@
 //! `kite perf` as a user runs it, over 127.0.0.1: kite against itself for
 //! each kind of run (download, upload, streams with `--stats`, connections,
-//! handshakes), and against quinn's perf peer in both roles and aioquic's
-//! perf server. Each run moves 10 MiB or makes 50 handshakes; servers run
-//! with `--max-conns` and must see every connection end. Sizes and flag
-//! conflicts fail with one line. Throughput is printed, never asserted.
+//! handshakes), and against quinn's and aioquic's perf peers in both roles.
+//! Each run moves 10 MiB (the aioquic uploads: 1 MiB each way) or makes 50
+//! handshakes; servers run with `--max-conns` and must see every connection
+//! end. Sizes and flag conflicts fail with one line. Throughput is printed,
+//! never asserted.
 
 use crate::peers::{Peer, Role, Server, ServerDone, field, notice, run_client, value};
 use crate::run_kite;
@@ -228,6 +229,35 @@ fn aioquic_perf_server_kite_client_uploads_on_four_streams() {
         &["--download", "1M", "--upload", "1M", "--streams", "4"],
         (1 << 20, 1 << 20),
     );
+}
+
+#[test]
+fn kite_perf_server_aioquic_client_downloads_10m() {
+    transfer_case(
+        Peer::Kite,
+        Peer::Aioquic,
+        1,
+        &["--download", "10M"],
+        (TEN_MIB, 0),
+    );
+}
+
+/// 1 MiB each way, as with aioquic's server: aioquic's perf peer hands each
+/// upload over whole.
+#[test]
+fn kite_perf_server_aioquic_client_uploads_on_four_streams() {
+    transfer_case(
+        Peer::Kite,
+        Peer::Aioquic,
+        1,
+        &["--download", "1M", "--upload", "1M", "--streams", "4"],
+        (1 << 20, 1 << 20),
+    );
+}
+
+#[test]
+fn kite_perf_server_aioquic_client_handshakes() {
+    handshakes_case(Peer::Kite, Peer::Aioquic);
 }
 
 #[test]
