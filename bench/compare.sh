@@ -231,7 +231,7 @@ echo "$title on loopback, median of $ROUNDS round(s)"
 row_format() {
   printf '%-44s' "$1"
   shift
-  local i
+  local i stack
   for ((i = 0; i < ${#stacks[@]}; i++)); do printf ' %12s' "$1"; shift; done
   for stack in "${ratio_stacks[@]}"; do
     local width=$((${#stack} + 6))
