@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Compares kite with quinn on loopback, each against itself, with the perf
-# protocol (draft-banks-quic-performance): `kite perf` and quinn-peer's
-# perf-server/perf-client (interop/quinn-peer, quinn 0.11, a dev-only crate).
+# Compares kite with quinn, and optionally quic-go, on loopback, each against
+# itself, with the perf protocol (draft-banks-quic-performance): `kite perf`,
+# quinn-peer's perf-server/perf-client (interop/quinn-peer, quinn 0.11, a
+# dev-only crate) and bench/quic-go-perf (quic-go 0.29 from Debian's packages,
+# built by bench/build-quic-go-perf.sh).
 #
-# Builds both in release, then runs ROUNDS rounds; in each, every workload runs
-# once per stack, the stack that goes first alternating from round to round:
+# Builds the stacks in release, then runs ROUNDS rounds; in each, every
+# workload runs once per stack, the stack that goes first rotating from round
+# to round (with two stacks: alternating):
 #
 #   download  SIZE on one connection and one stream          (Mbit/s)
 #   upload    SIZE on one connection and one stream          (Mbit/s)
@@ -13,10 +16,12 @@
 #
 # Every workload gets a fresh server; its peak RSS (VmHWM) is read before it
 # is stopped: the round's largest is the "server peak RSS" row, and the rows
-# under it give each workload's. Prints
-# the per-metric medians over the rounds and the kite/quinn ratios.
+# under it give each workload's. Prints the per-metric medians over the rounds
+# for each stack and kite's ratio to each other stack (kite/quinn, ...).
 #
-# Settings (environment): ROUNDS=3 SIZE=1G CONN_SIZE=256M CONNS=4
+# Settings (environment): STACKS="kite quinn" (any of kite, quinn, quic-go;
+# "kite quinn quic-go" adds quic-go, which needs Go: see
+# bench/build-quic-go-perf.sh) ROUNDS=3 SIZE=1G CONN_SIZE=256M CONNS=4
 # HANDSHAKES=2000 CONCURRENCY=16 TIMEOUT=600 (seconds per client run).
 # Sizes take K/M/G suffixes, powers of 1024. A quick run:
 #   ROUNDS=1 SIZE=256M CONN_SIZE=64M HANDSHAKES=500 bench/compare.sh
@@ -32,14 +37,39 @@ CONNS=${CONNS:-4}
 HANDSHAKES=${HANDSHAKES:-2000}
 CONCURRENCY=${CONCURRENCY:-16}
 TIMEOUT=${TIMEOUT:-600}
+STACKS=${STACKS:-kite quinn}
+read -r -a stacks <<<"$STACKS"
+if ((${#stacks[@]} == 0)); then
+  echo "STACKS is empty: give some of kite, quinn, quic-go" >&2
+  exit 2
+fi
+for stack in "${stacks[@]}"; do
+  case $stack in
+    kite | quinn | quic-go) ;;
+    *)
+      echo "unknown stack $stack in STACKS: want kite, quinn or quic-go" >&2
+      exit 2
+      ;;
+  esac
+done
 # How long a server may take to print its `listening on ADDR` line.
 SERVER_START_SECS=10
+
+# has STACK: whether STACK is in STACKS.
+has() {
+  [[ " ${stacks[*]} " == *" $1 "* ]]
+}
 
 echo "building kite and quinn-peer (release)" >&2
 cargo build --release --quiet -p kite-cli -p quinn-peer
 target=${CARGO_TARGET_DIR:-target}/release
 KITE=$target/kite
 QUINN=$target/quinn-peer
+QUIC_GO=$target/quic-go-perf
+if has quic-go; then
+  echo "building quic-go-perf" >&2
+  QUIC_GO=$(bench/build-quic-go-perf.sh)
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kite-compare.XXXXXX")
 server_pid=""
@@ -54,11 +84,12 @@ stop_server() {
 trap stop_server EXIT
 trap 'stop_server; exit 130' INT TERM
 
-# server_cmd STACK: the perf server command of STACK (kite or quinn).
+# server_cmd STACK: the perf server command of STACK.
 server_cmd() {
   case $1 in
     kite) echo "$KITE perf server" ;;
     quinn) echo "$QUINN perf-server" ;;
+    quic-go) echo "$QUIC_GO perf-server" ;;
   esac
 }
 
@@ -66,6 +97,7 @@ client_cmd() {
   case $1 in
     kite) echo "$KITE perf client" ;;
     quinn) echo "$QUINN perf-client" ;;
+    quic-go) echo "$QUIC_GO perf-client" ;;
   esac
 }
 
@@ -146,7 +178,10 @@ mib() {
 }
 
 for ((round = 1; round <= ROUNDS; round++)); do
-  if ((round % 2 == 1)); then order="kite quinn"; else order="quinn kite"; fi
+  # Rotates STACKS by one per round: each stack goes first in turn.
+  first=$(((round - 1) % ${#stacks[@]}))
+  order="${stacks[*]:first} ${stacks[*]:0:first}"
+  order=${order% }
   echo "round $round of $ROUNDS ($order first)" >&2
   for workload in download upload conns handshakes; do
     for stack in $order; do
@@ -161,7 +196,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     done
   done
   # The round's server peak: the largest over its workloads.
-  for stack in kite quinn; do
+  for stack in "${stacks[@]}"; do
     if [[ -s $work/$stack.round_peaks ]]; then
       record "$stack" rss "$(mib "$(sort -g "$work/$stack.round_peaks" | tail -n 1)")"
       rm "$work/$stack.round_peaks"
@@ -180,16 +215,44 @@ median() {
     printf "%.1f", m }'
 }
 
+# The table: a column per stack, then kite's ratio to each other stack.
+ratio_stacks=()
+if has kite; then
+  for stack in "${stacks[@]}"; do
+    if [[ $stack != kite ]]; then ratio_stacks+=("$stack"); fi
+  done
+fi
+title=${stacks[0]}
+for stack in "${stacks[@]:1}"; do title+=" vs $stack"; done
 echo
-echo "kite vs quinn on loopback, median of $ROUNDS round(s)"
-printf '%-44s %12s %12s %11s\n' metric kite quinn kite/quinn
+echo "$title on loopback, median of $ROUNDS round(s)"
+# row_format LABEL COLUMNS...: prints one row; a ratio column is as wide as
+# its header plus one (11 for kite/quinn, as before quic-go joined).
+row_format() {
+  printf '%-44s' "$1"
+  shift
+  local i stack
+  for ((i = 0; i < ${#stacks[@]}; i++)); do printf ' %12s' "$1"; shift; done
+  for stack in "${ratio_stacks[@]}"; do
+    local width=$((${#stack} + 6))
+    printf " %${width}s" "$1"
+    shift
+  done
+  printf '\n'
+}
+headers=()
+for stack in "${ratio_stacks[@]}"; do headers+=("kite/$stack"); done
+row_format metric "${stacks[@]}" "${headers[@]}"
 row() {
-  local metric=$1 label=$2 k q ratio
-  k=$(median "$work/kite.$metric")
-  q=$(median "$work/quinn.$metric")
-  ratio=$(awk -v k="$k" -v q="$q" 'BEGIN {
-    if (k == "n/a" || q == "n/a" || q == 0) print "n/a"; else printf "%.2f", k / q }')
-  printf '%-44s %12s %12s %11s\n' "$label" "$k" "$q" "$ratio"
+  local metric=$1 label=$2 stack k q values=()
+  for stack in "${stacks[@]}"; do values+=("$(median "$work/$stack.$metric")"); done
+  if has kite; then k=$(median "$work/kite.$metric"); fi
+  for stack in "${ratio_stacks[@]}"; do
+    q=$(median "$work/$stack.$metric")
+    values+=("$(awk -v k="$k" -v q="$q" 'BEGIN {
+      if (k == "n/a" || q == "n/a" || q == 0) print "n/a"; else printf "%.2f", k / q }')")
+  done
+  row_format "$label" "${values[@]}"
 }
 row download "download $SIZE, 1 conn (Mbit/s, higher better)"
 row upload "upload $SIZE, 1 conn (Mbit/s, higher better)"
@@ -200,7 +263,7 @@ row rss_download "  in download"
 row rss_upload "  in upload"
 row rss_conns "  in $CONNS conns"
 row rss_handshakes "  in handshakes"
-for stack in kite quinn; do
+for stack in "${stacks[@]}"; do
   if [[ -s $work/$stack.failed ]]; then
     echo "$stack: failed runs (not in the medians): $(sort "$work/$stack.failed" | uniq -c | xargs)"
   fi
