@@ -24,8 +24,8 @@ session ticket, then resumes, sends its streams as 0-RTT data and appends
 draft-banks-quic-performance as `kite perf server` does: each bidirectional
 stream starts with the 8-byte big-endian count of bytes the client wants back;
 the upload after it is discarded, and at its FIN the server sends that many
-zero bytes and FIN. The whole response is handed to aioquic at once, so it is
-meant for test sizes (tens of MiB), not for benchmarks.
+zero bytes and FIN, a few MiB at a time as acknowledgements free aioquic's
+send buffer (ChunkedZeroSender), so any size runs in bounded memory.
 
 `perf-client` is its client, with the flags and result lines of
 `kite perf client`:
@@ -37,7 +37,7 @@ meant for test sizes (tens of MiB), not for benchmarks.
 It prints `perf download_bytes=D upload_bytes=U secs=S mbit_per_s=R` or
 `handshakes count=N secs=S per_s=R` (see run_perf_client), or one `error:`
 line on stderr and exits 1 when a stream gets back other than it asked for.
-Each upload, too, is handed to aioquic whole. No --stats.
+Uploads go out a few MiB at a time, as the server's responses do. No --stats.
 Needs the venv made by scripts/setup-interop.
 """
 
@@ -153,7 +153,51 @@ class EchoServerProtocol(QuicConnectionProtocol):
             self._on_end(retried=self._quic._retry_source_connection_id is not None)
 
 
-class PerfServerProtocol(QuicConnectionProtocol):
+# Most bytes of one stream's perf data held in aioquic's send buffer. aioquic
+# keeps a stream's unacknowledged data in one bytearray and trims its front on
+# every ACK, so a whole response handed over at once costs memory for all of
+# it and a copy of the rest per ACK; topping up as ACKs free room costs neither.
+PERF_SEND_BUFFER = 4 << 20
+
+
+class ChunkedZeroSender:
+    """Mixin for a QuicConnectionProtocol: sends a stream's perf data (zeros)
+    a buffer at a time, topping it up whenever the protocol transmits, which
+    aioquic does after every received datagram and timer."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._zeros_left: dict[int, int] = {}
+
+    def send_zeros(self, stream_id: int, size: int) -> None:
+        """Queues `size` zero bytes and then FIN on `stream_id`."""
+        self._zeros_left[stream_id] = size
+        self.transmit()
+
+    def _top_up(self) -> None:
+        for stream_id, left in list(self._zeros_left.items()):
+            stream = self._quic._streams.get(stream_id)
+            if stream is None:  # reset or gone with the connection
+                del self._zeros_left[stream_id]
+                continue
+            # aioquic internals: the bytes sent or queued, not yet acknowledged.
+            room = PERF_SEND_BUFFER - len(stream.sender._buffer)
+            if room <= 0 and left > 0:
+                continue
+            chunk = min(room, left)
+            left -= chunk
+            self._quic.send_stream_data(stream_id, bytes(chunk), end_stream=left == 0)
+            if left == 0:
+                del self._zeros_left[stream_id]
+            else:
+                self._zeros_left[stream_id] = left
+
+    def transmit(self) -> None:
+        self._top_up()
+        super().transmit()
+
+
+class PerfServerProtocol(ChunkedZeroSender, QuicConnectionProtocol):
     """Serves the perf protocol at the QUIC event level: keeps each stream's
     request header, drops the rest of the upload, and answers at its FIN."""
 
@@ -175,8 +219,7 @@ class PerfServerProtocol(QuicConnectionProtocol):
                 if len(header) < PERF_HEADER_LEN:
                     self._quic.reset_stream(event.stream_id, PERF_BAD_REQUEST)
                 else:
-                    size = int.from_bytes(header, "big")
-                    self._quic.send_stream_data(event.stream_id, bytes(size), end_stream=True)
+                    self.send_zeros(event.stream_id, int.from_bytes(header, "big"))
                 self.transmit()
         elif isinstance(event, ConnectionTerminated):
             self._on_end(retried=self._quic._retry_source_connection_id is not None)
@@ -387,7 +430,7 @@ def share(total: int, parts: int, index: int) -> int:
     return total // parts + (index < total % parts)
 
 
-class PerfClientProtocol(QuicConnectionProtocol):
+class PerfClientProtocol(ChunkedZeroSender, QuicConnectionProtocol):
     """Runs perf requests at the QUIC event level: counts each response as it
     arrives (nothing is kept) and completes the request's future at its FIN."""
 
@@ -404,9 +447,8 @@ class PerfClientProtocol(QuicConnectionProtocol):
         self._received[stream_id] = 0
         self._done[stream_id] = self._loop.create_future()
         header = download.to_bytes(PERF_HEADER_LEN, "big")
-        # Handed over whole, as the perf server does: for test sizes.
-        self._quic.send_stream_data(stream_id, header + bytes(upload), end_stream=True)
-        self.transmit()
+        self._quic.send_stream_data(stream_id, header)
+        self.send_zeros(stream_id, upload)
         return self._done[stream_id]
 
     def quic_event_received(self, event) -> None:
