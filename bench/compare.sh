@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Compares kite with quinn, and optionally quic-go, on loopback, each against
-# itself, with the perf protocol (draft-banks-quic-performance): `kite perf`,
-# quinn-peer's perf-server/perf-client (interop/quinn-peer, quinn 0.11, a
-# dev-only crate) and bench/quic-go-perf (quic-go 0.29 from Debian's packages,
-# built by bench/build-quic-go-perf.sh).
+# Compares kite with quinn, and optionally quic-go and aioquic, on loopback,
+# each against itself, with the perf protocol (draft-banks-quic-performance):
+# `kite perf`, quinn-peer's perf-server/perf-client (interop/quinn-peer, quinn
+# 0.11, a dev-only crate), bench/quic-go-perf (quic-go 0.29 from Debian's
+# packages, built by bench/build-quic-go-perf.sh) and interop/aioquic_peer.py
+# (aioquic in the venv scripts/setup-interop makes).
 #
 # Builds the stacks in release, then runs ROUNDS rounds; in each, every
 # workload runs once per stack, the stack that goes first rotating from round
@@ -19,9 +20,10 @@
 # under it give each workload's. Prints the per-metric medians over the rounds
 # for each stack and kite's ratio to each other stack (kite/quinn, ...).
 #
-# Settings (environment): STACKS="kite quinn" (any of kite, quinn, quic-go;
-# "kite quinn quic-go" adds quic-go, which needs Go: see
-# bench/build-quic-go-perf.sh) ROUNDS=3 SIZE=1G CONN_SIZE=256M CONNS=4
+# Settings (environment): STACKS="kite quinn" (any of kite, quinn, quic-go,
+# aioquic; "kite quinn quic-go" adds quic-go, which needs Go: see
+# bench/build-quic-go-perf.sh; aioquic moves ~0.1 Gbit/s, about 80 s per GiB
+# per workload) ROUNDS=3 SIZE=1G CONN_SIZE=256M CONNS=4
 # HANDSHAKES=2000 CONCURRENCY=16 TIMEOUT=600 (seconds per client run).
 # Sizes take K/M/G suffixes, powers of 1024. A quick run:
 #   ROUNDS=1 SIZE=256M CONN_SIZE=64M HANDSHAKES=500 bench/compare.sh
@@ -40,14 +42,14 @@ TIMEOUT=${TIMEOUT:-600}
 STACKS=${STACKS:-kite quinn}
 read -r -a stacks <<<"$STACKS"
 if ((${#stacks[@]} == 0)); then
-  echo "STACKS is empty: give some of kite, quinn, quic-go" >&2
+  echo "STACKS is empty: give some of kite, quinn, quic-go, aioquic" >&2
   exit 2
 fi
 for stack in "${stacks[@]}"; do
   case $stack in
-    kite | quinn | quic-go) ;;
+    kite | quinn | quic-go | aioquic) ;;
     *)
-      echo "unknown stack $stack in STACKS: want kite, quinn or quic-go" >&2
+      echo "unknown stack $stack in STACKS: want kite, quinn, quic-go or aioquic" >&2
       exit 2
       ;;
   esac
@@ -70,6 +72,10 @@ if has quic-go; then
   echo "building quic-go-perf" >&2
   QUIC_GO=$(bench/build-quic-go-perf.sh)
 fi
+AIOQUIC="$PWD/.venv/bin/python interop/aioquic_peer.py"
+if has aioquic; then
+  ./scripts/setup-interop >/dev/null
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kite-compare.XXXXXX")
 server_pid=""
@@ -90,6 +96,7 @@ server_cmd() {
     kite) echo "$KITE perf server" ;;
     quinn) echo "$QUINN perf-server" ;;
     quic-go) echo "$QUIC_GO perf-server" ;;
+    aioquic) echo "$AIOQUIC perf-server" ;;
   esac
 }
 
@@ -98,6 +105,7 @@ client_cmd() {
     kite) echo "$KITE perf client" ;;
     quinn) echo "$QUINN perf-client" ;;
     quic-go) echo "$QUIC_GO perf-client" ;;
+    aioquic) echo "$AIOQUIC perf-client" ;;
   esac
 }
 
