@@ -10,11 +10,10 @@ use anyhow::{Context, Result};
 use crate::tickets::TicketWatch;
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::rustls::{
-    self, DigitallySignedStruct, SignatureScheme,
-    client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier},
+    self,
     crypto::{CryptoProvider, ring},
     pki_types::pem::PemObject,
-    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime},
+    pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer},
 };
 
 /// Name on the generated certificate: what the clients send as SNI by default.
@@ -80,7 +79,9 @@ pub fn rustls_client_config(
     let mut config = if insecure {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(SkipCertificateCheck(provider())))
+            // Skips the chain, still checks the handshake signature: the
+            // verifier kite's own test clients use.
+            .with_custom_certificate_verifier(Arc::new(kite_testkit::tls::SkipChain::any()))
             .with_no_client_auth()
     } else {
         let ca = ca.context("no trust anchors: give --ca FILE, or --insecure")?;
@@ -116,47 +117,4 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path)
         .with_context(|| format!("reading private key from {}", path.display()))
-}
-
-/// Accepts any server certificate (`--insecure`), but still checks that the
-/// handshake signature is valid for the key in it: tests want the chain skipped,
-/// not the TLS handshake.
-#[derive(Debug)]
-struct SkipCertificateCheck(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for SkipCertificateCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.0.signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
