@@ -430,7 +430,7 @@ impl Connection {
             && self.remote_cids.set_handshake_reset_token(token)
         {
             self.endpoint_events
-                .push_back(EndpointEventInner::PeerResetToken(token));
+                .push_back(EndpointEventInner::PeerResetToken(Some(token)));
         }
         let peer_max =
             usize::try_from(params.max_udp_payload_size.into_inner()).unwrap_or(usize::MAX);

@@ -126,12 +126,11 @@ pub(crate) enum EndpointEventInner {
     NeedIds(u64),
     /// The peer retired this ID of ours: stop routing it.
     RetireId(ConnectionId),
-    /// A stateless reset token of the peer: datagrams ending in it belong
-    /// to this connection even if their CID is unknown (RFC 9000 §10.3.1).
-    PeerResetToken(crate::cid::ResetToken),
-    /// The peer's connection ID of this reset token was retired: a datagram
-    /// ending in it no longer routes here (RFC 9000 §10.3.1).
-    PeerResetTokenRetired(crate::cid::ResetToken),
+    /// The stateless reset token of the peer's connection ID in use changed
+    /// (or there is none): datagrams ending in it, and no longer in the one
+    /// before, belong to this connection even if their CID is unknown
+    /// (RFC 9000 §10.3.1).
+    PeerResetToken(Option<crate::cid::ResetToken>),
 }
 
 /// A stream call on a stream that is closed, unknown, or of the wrong

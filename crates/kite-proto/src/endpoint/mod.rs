@@ -171,7 +171,8 @@ pub struct Endpoint {
     token_address: HashMap<ConnectionHandle, SocketAddr>,
     /// Peers' stateless reset tokens, to route resets whose CID is random.
     reset_tokens: HashMap<crate::cid::ResetToken, ConnectionHandle>,
-    tokens_of: HashMap<ConnectionHandle, Vec<crate::cid::ResetToken>>,
+    /// The token each connection is routed by: one, its peer's CID in use.
+    token_of: HashMap<ConnectionHandle, crate::cid::ResetToken>,
     next_handle: usize,
     rng: ring::rand::SystemRandom,
     reset_limiter: stateless::ResetLimiter,
@@ -209,7 +210,7 @@ impl Endpoint {
             accept_backlog: 0,
             token_address: HashMap::new(),
             reset_tokens: HashMap::new(),
-            tokens_of: HashMap::new(),
+            token_of: HashMap::new(),
             next_handle: 0,
             rng: ring::rand::SystemRandom::new(),
             reset_limiter: Default::default(),
@@ -547,18 +548,7 @@ impl Endpoint {
     ) -> Option<ConnectionEvent> {
         match event.0 {
             EndpointEventInner::Drained => self.forget(handle),
-            EndpointEventInner::PeerResetToken(token) => {
-                self.reset_tokens.insert(token, handle);
-                self.tokens_of.entry(handle).or_default().push(token);
-            }
-            EndpointEventInner::PeerResetTokenRetired(token) => {
-                if self.reset_tokens.get(&token) == Some(&handle) {
-                    self.reset_tokens.remove(&token);
-                }
-                if let Some(tokens) = self.tokens_of.get_mut(&handle) {
-                    tokens.retain(|t| *t != token);
-                }
-            }
+            EndpointEventInner::PeerResetToken(token) => self.route_reset_token(handle, token),
             EndpointEventInner::HandshakeConfirmed { now } => {
                 self.handshaking.remove(&handle);
                 // RFC 9000 §5.1: the client's chosen DCID routes here only
@@ -713,8 +703,24 @@ impl Endpoint {
         self.original_dcid_of.remove(&handle);
         self.handshaking.remove(&handle);
         self.token_address.remove(&handle);
-        for token in self.tokens_of.remove(&handle).unwrap_or_default() {
-            self.reset_tokens.remove(&token);
+        self.route_reset_token(handle, None);
+    }
+
+    /// Routes stateless resets ending in `token` to `handle`, instead of the
+    /// token it was routed by (RFC 9000 §10.3.1); `None` routes none.
+    fn route_reset_token(
+        &mut self,
+        handle: ConnectionHandle,
+        token: Option<crate::cid::ResetToken>,
+    ) {
+        if let Some(old) = self.token_of.remove(&handle)
+            && self.reset_tokens.get(&old) == Some(&handle)
+        {
+            self.reset_tokens.remove(&old);
+        }
+        if let Some(token) = token {
+            self.reset_tokens.insert(token, handle);
+            self.token_of.insert(handle, token);
         }
     }
 

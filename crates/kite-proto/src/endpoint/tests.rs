@@ -520,3 +520,26 @@ fn abandoned_deferred_connection_leaves_no_route_or_handshake() {
     assert_eq!(endpoint.handshakes_in_progress(), 0);
     assert_eq!(endpoint.routed_ids(), 0);
 }
+
+#[test]
+fn a_connection_is_routed_by_its_peers_current_reset_token_only() {
+    let mut endpoint = Endpoint::new(EndpointConfig::default(), Some(server_config()));
+    let (conn, other) = (ConnectionHandle(1), ConnectionHandle(2));
+    let token = |byte| crate::cid::ResetToken([byte; 16]);
+    let tell = |endpoint: &mut Endpoint, handle, new| {
+        let event = EndpointEvent(EndpointEventInner::PeerResetToken(new));
+        endpoint.handle_event(handle, event);
+    };
+    tell(&mut endpoint, conn, Some(token(1)));
+    tell(&mut endpoint, other, Some(token(9)));
+    assert_eq!(endpoint.reset_tokens.get(&token(1)), Some(&conn));
+    // The peer moved to another CID: its old token routes no more.
+    tell(&mut endpoint, conn, Some(token(2)));
+    assert_eq!(endpoint.reset_tokens.get(&token(1)), None);
+    assert_eq!(endpoint.reset_tokens.get(&token(2)), Some(&conn));
+    // Forgetting the connection unroutes its token, and no other's.
+    endpoint.forget(conn);
+    assert_eq!(endpoint.reset_tokens.get(&token(2)), None);
+    assert_eq!(endpoint.reset_tokens.get(&token(9)), Some(&other));
+    assert_eq!(endpoint.reset_tokens.len(), 1);
+}
