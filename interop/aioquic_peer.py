@@ -170,9 +170,9 @@ class ChunkedZeroSender:
         self._zeros_left: dict[int, int] = {}
 
     def send_zeros(self, stream_id: int, size: int) -> None:
-        """Queues `size` zero bytes and then FIN on `stream_id`."""
+        """Queues `size` zero bytes and then FIN on `stream_id`; they start
+        going out at the next transmit()."""
         self._zeros_left[stream_id] = size
-        self.transmit()
 
     def _top_up(self) -> None:
         for stream_id, left in list(self._zeros_left.items()):
@@ -182,9 +182,9 @@ class ChunkedZeroSender:
                 continue
             # aioquic internals: the bytes sent or queued, not yet acknowledged.
             room = PERF_SEND_BUFFER - len(stream.sender._buffer)
-            if room <= 0 and left > 0:
-                continue
-            chunk = min(room, left)
+            chunk = min(max(room, 0), left)
+            if chunk == 0 and left > 0:
+                continue  # full: wait for acknowledgements
             left -= chunk
             self._quic.send_stream_data(stream_id, bytes(chunk), end_stream=left == 0)
             if left == 0:
@@ -449,6 +449,7 @@ class PerfClientProtocol(ChunkedZeroSender, QuicConnectionProtocol):
         header = download.to_bytes(PERF_HEADER_LEN, "big")
         self._quic.send_stream_data(stream_id, header)
         self.send_zeros(stream_id, upload)
+        self.transmit()
         return self._done[stream_id]
 
     def quic_event_received(self, event) -> None:
